@@ -143,7 +143,7 @@ def _vision(ts, rng, gpus, host) -> _Load:
 def _diurnal(ts: pd.DatetimeIndex, low: float, high: float, peak_hour: float = 16.0) -> np.ndarray:
     hod = _hour_of_day(ts)
     shape = 0.5 * (1 + np.cos((hod - peak_hour) / 24 * 2 * np.pi))
-    weekend = np.where(ts.dayofweek.to_numpy() >= 5, 0.7, 1.0)
+    weekend = np.where(ts.day_of_week.to_numpy() >= 5, 0.7, 1.0)
     return (low + (high - low) * shape**1.5) * weekend
 
 
