@@ -101,24 +101,31 @@ class Verdict:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Convert numpy/pandas scalars, timestamps and containers to plain JSON values."""
-    if value is None or isinstance(value, bool | str | int):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
+    """Convert numpy/pandas scalars, timestamps and containers to plain JSON values.
+
+    Raises TypeError for anything else, so a runbook learns at once what it cannot publish.
+    """
+    if value is None or isinstance(value, str):
+        return str(value) if value is not None else None
     if isinstance(value, Enum):
         return value.value
+    if hasattr(value, "item") and not isinstance(value, list | tuple | dict):  # numpy scalar
+        return to_jsonable(value.item())
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [to_jsonable(v) for v in value]
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalar
-        return to_jsonable(value.item())
+    if value is pd.NaT:
+        return None
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return str(value)
+    raise TypeError(f"cannot publish a value of type {type(value).__name__}: use numbers, text, lists or dicts")
 
 
 CheckFn = Callable[[], "Verdict | Iterable[Verdict]"]

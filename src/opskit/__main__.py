@@ -1,0 +1,5 @@
+import sys
+
+from opskit.cli import main
+
+sys.exit(main())

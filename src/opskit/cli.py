@@ -1,0 +1,204 @@
+"""``opskit``: list, describe and run runbooks; write sample data; area commands from opskit.commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+from opskit import __version__
+from opskit.errors import OpskitError
+
+
+def _list(args: argparse.Namespace) -> int:
+    from opskit.catalog import find_runbooks
+
+    books = find_runbooks()
+    if args.json:
+        print(json.dumps([{"name": b.name, "purpose": b.purpose, "path": str(b.path)} for b in books.values()]))
+        return 0
+    if not books:
+        print("no runbooks found (looked in $OPSKIT_RUNBOOKS, ./runbooks and the package's runbooks/)")
+        return 0
+    width = max(len(n) for n in books)
+    for name, book in books.items():
+        print(f"{name:<{width}}  {book.purpose}")
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from opskit.catalog import get_runbook
+
+    book = get_runbook(args.name)
+    if args.json:
+        params = [
+            {"name": p.name, "type": p.type, "default": p.default, "required": p.required, "help": p.help}
+            for p in book.parameters
+        ]
+        print(json.dumps({"name": book.name, "title": book.title, "purpose": book.purpose, "parameters": params}))
+        return 0
+    print(f"{book.name}: {book.title}\n")
+    if book.purpose:
+        print(textwrap.fill(book.purpose, 100) + "\n")
+    print(f"file: {book.path}\n\nparameters:")
+    if not book.parameters:
+        print("  (none)")
+    for p in book.parameters:
+        default = "REQUIRED" if p.required else f"default {p.default!r}"
+        print(f"  {p.name} ({p.type}, {default})")
+        if p.help:
+            print(textwrap.indent(textwrap.fill(p.help, 92), "      "))
+    print(f"\nrun: opskit run {book.name}" + "".join(f" -p {p.name} VALUE" for p in book.parameters if p.required))
+    return 0
+
+
+class _ProgressPrinter:
+    """A progress bar per cell on a terminal, plain lines otherwise (CI, cron logs)."""
+
+    def __init__(self, name: str, stream=sys.stderr):
+        self.name, self.stream = name, stream
+        self.bar = None
+        if stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=None, desc=name, unit="cell", file=stream, leave=False)
+
+    def __call__(self, index: int, total: int, state: str, seconds: float) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.update(1)
+        else:
+            print(f"{self.name}: cell {index}/{total} {state} ({seconds:.1f} s)", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from opskit.catalog import get_runbook
+    from opskit.parameters import load_parameter_file
+    from opskit.runner import run_runbook
+
+    params: dict = {}
+    for path in args.file or []:
+        params.update(load_parameter_file(path))
+    for key, value in args.param or []:
+        params[key] = value
+    book = get_runbook(args.name)
+    progress = _ProgressPrinter(book.name)
+    try:
+        result = run_runbook(
+            book,
+            params,
+            reports_dir=args.out,
+            label=args.label,
+            fail_on=args.fail_on,
+            show_code=args.show_code,
+            progress=progress,
+            timeout_s=args.timeout,
+        )
+    finally:
+        progress.close()
+    s = result.summary
+    counts: dict[str, int] = {}
+    for c in s["checks"]:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    print(
+        f"{book.name}: {s['status']} ({', '.join(f'{n} {k}' for k, n in counts.items()) or 'no checks'}) "
+        f"in {s['duration_s']:.1f} s"
+    )
+    if s.get("error"):
+        err = s["error"]
+        print(f"error: cell {err.get('execution_count')} raised {err.get('ename')}: {err.get('evalue')}")
+    for c in s["checks"]:
+        if c["status"] in ("FAIL", "ERROR"):
+            subject = f" [{c['subject']}]" if c.get("subject") else ""
+            print(f"  {c['status']:<5} {c['name']}{subject}: {c.get('message') or c.get('next_step') or ''}")
+    print(f"report: {result.html_path}")
+    print(result.report_dir)
+    return result.exit_code
+
+
+def _samples(args: argparse.Namespace) -> int:
+    from opskit import samples
+
+    known = samples.scenarios()
+    if args.list or args.dir is None:
+        for sc in known.values():
+            print(f"{sc.name:<32} {sc.description}")
+        return 0
+    names = args.names or list(known)
+    for name in names:
+        main = samples.write(name, Path(args.dir))
+        print(f"{name}: {main}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opskit", description="Runbooks and analyses for AI operations.")
+    parser.add_argument("--version", action="version", version=f"opskit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("list", help="runbooks with a one-line purpose")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("describe", help="a runbook's parameters: name, type, default, help")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_describe)
+
+    p = sub.add_parser("run", help="execute a runbook headless and write its report")
+    p.add_argument("name", help="runbook name (see opskit list) or path to a notebook")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="a parameter")
+    p.add_argument("-f", "--file", action="append", metavar="PARAMS.yaml", help="parameters from a YAML file")
+    p.add_argument("--label", help="appended to the report folder name")
+    p.add_argument(
+        "--fail-on",
+        choices=["fail", "error", "warn", "never"],
+        default="fail",
+        help="exit 1 when the worst status reaches this level (default: fail)",
+    )
+    p.add_argument("--show-code", action="store_true", help="show code cells in the HTML report")
+    p.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("samples", help="write the bundled sample data sets")
+    p.add_argument("dir", nargs="?", help="folder to write into (omit to list the scenarios)")
+    p.add_argument("names", nargs="*", help="scenarios to write (default: all)")
+    p.add_argument("--list", action="store_true", help="list the scenarios")
+    p.set_defaults(func=_samples)
+
+    from opskit.commands import register_all
+
+    register_all(sub)
+    return parser
+
+
+def _terminate(signum, frame):  # SIGTERM from a scheduler: clean up like Ctrl-C
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except OpskitError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no report was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

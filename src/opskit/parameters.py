@@ -1,0 +1,238 @@
+"""The ``parameters`` cell of a runbook: read it, document it, validate values against it.
+
+A parameter line is ``name: type = literal  # help``. The literal is read with ``ast.literal_eval``:
+parameters are data, never code. A default of ``None`` under a type that does not admit ``None``
+marks a required parameter. Values from the command line arrive as text and are converted by type;
+values from Python or a YAML file are checked by type.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import io
+import tokenize
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from opskit.errors import ParameterError
+
+_BASE_TYPES = {"str", "int", "float", "bool", "list", "dict"}
+_TRUE = {"true", "yes", "on", "1", "y"}
+_FALSE = {"false", "no", "off", "0", "n"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One runbook parameter as declared in its ``parameters`` cell."""
+
+    name: str
+    type: str  # the annotation as written, e.g. "int" or "str | None"
+    default: Any
+    help: str
+    line: int
+
+    @property
+    def base_type(self) -> str:
+        """``int`` for ``int | None`` and ``list`` for ``list[str]``."""
+        parts = [p.strip() for p in self.type.split("|") if p.strip() != "None"]
+        base = parts[0].split("[", 1)[0] if parts else "str"
+        return base if base in _BASE_TYPES else "str"
+
+    @property
+    def optional(self) -> bool:
+        return "None" in [p.strip() for p in self.type.split("|")] or self.type.startswith("Optional[")
+
+    @property
+    def required(self) -> bool:
+        return self.default is None and not self.optional
+
+
+def parse_parameters_cell(source: str, *, where: str = "parameters cell") -> list[Parameter]:
+    """Parameters declared in ``source``; raises ParameterError for a line that is not a literal."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ParameterError(f"{where}: line {exc.lineno} is not valid Python: {exc.msg}") from exc
+    comments = _line_comments(source)
+    params: list[Parameter] = []
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, annotation = node.target.id, ast.unparse(node.annotation)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, annotation = node.targets[0].id, None
+        else:
+            raise ParameterError(
+                f"{where}: line {node.lineno} is not 'name: type = literal'",
+                hint="keep the parameters cell to one literal assignment per line",
+            )
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError as exc:
+            raise ParameterError(
+                f"{where}: the default of {name!r} (line {node.lineno}) is not a literal",
+                name=name,
+                hint="parameters are data: use a string, number, bool, list, dict or None",
+            ) from exc
+        if annotation is None:
+            annotation = _infer_type(default)
+        params.append(Parameter(name, annotation, default, comments.get(node.lineno, ""), node.lineno))
+    return params
+
+
+def _line_comments(source: str) -> dict[int, str]:
+    comments: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, IndentationError):
+        pass
+    return comments
+
+
+def _infer_type(value: Any) -> str:
+    for t in (bool, int, float, str, list, dict):
+        if isinstance(value, t):
+            return t.__name__
+    return "str | None"
+
+
+def validate_parameters(
+    declared: list[Parameter],
+    given: Mapping[str, Any],
+    *,
+    runbook: str = "runbook",
+) -> dict[str, Any]:
+    """Check ``given`` against ``declared``; return the converted values (only those given).
+
+    Text values (from ``-p name value``) are converted to the declared type; other values must
+    already be of that type. Raises ParameterError for an unknown name (with a suggestion), a
+    missing required value, or a value of the wrong type.
+    """
+    by_name = {p.name: p for p in declared}
+    unknown = [k for k in given if k not in by_name]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, by_name, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else None
+        known = ", ".join(by_name) or "none"
+        raise ParameterError(
+            f"{runbook} has no parameter {name!r} (its parameters: {known})",
+            name=name,
+            hint=hint or f"see: opskit describe {runbook}",
+        )
+    values = {name: convert_value(by_name[name], value, runbook=runbook) for name, value in given.items()}
+    missing = [p.name for p in declared if p.required and values.get(p.name) is None]
+    if missing:
+        raise ParameterError(
+            f"{runbook} needs a value for {', '.join(repr(m) for m in missing)}",
+            name=missing[0],
+            hint=f"pass it with -p {missing[0]} VALUE (see: opskit describe {runbook})",
+        )
+    return values
+
+
+def convert_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> Any:
+    """``value`` as the declared type of ``param``, or a ParameterError that says what was expected."""
+    base = param.base_type
+
+    def wrong(detail: str = "") -> ParameterError:
+        return ParameterError(
+            f"{runbook}: parameter {param.name!r} expects {param.type}, got {value!r}{detail}",
+            name=param.name,
+            hint=f"e.g. -p {param.name} {_example(param)}",
+        )
+
+    if value is None:
+        if param.optional or param.default is None:
+            return None
+        raise wrong()
+    if isinstance(value, str):
+        text = value.strip()
+        if param.optional and text.lower() in {"none", "null"}:
+            return None
+        if base == "str":
+            return value
+        if base == "int":
+            try:
+                return int(text)
+            except ValueError:
+                raise wrong() from None
+        if base == "float":
+            try:
+                return float(text)
+            except ValueError:
+                raise wrong() from None
+        if base == "bool":
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise wrong(" (use true or false)")
+        if base in ("list", "dict"):
+            if base == "list" and not text.startswith("["):
+                return [item.strip() for item in text.split(",") if item.strip()]
+            try:
+                loaded = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise wrong(" (not valid YAML/JSON)") from None
+            if not isinstance(loaded, list if base == "list" else dict):
+                raise wrong()
+            return loaded
+    expected = {
+        "str": (str,),
+        "int": (int,),
+        "float": (int, float),
+        "bool": (bool,),
+        "list": (list, tuple),
+        "dict": (dict,),
+    }[base]
+    if isinstance(value, bool) and base != "bool":
+        raise wrong()
+    if not isinstance(value, expected):
+        raise wrong()
+    if base == "float":
+        return float(value)
+    if base == "list":
+        return list(value)
+    return value
+
+
+def _example(param: Parameter) -> str:
+    if param.default not in (None, "", [], {}):
+        return (
+            str(param.default)
+            if not isinstance(param.default, list | dict)
+            else yaml.safe_dump(param.default, default_flow_style=True).strip()
+        )
+    return {"int": "10", "float": "0.5", "bool": "true", "list": "a,b", "dict": "'{k: v}'"}.get(
+        param.base_type, "VALUE"
+    )
+
+
+def load_parameter_file(path: str) -> dict[str, Any]:
+    """Parameters from a YAML (or JSON) file with one mapping at the top."""
+    from opskit.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise InputError("parameter file not found", path=path, hint="check the path given to -f") from None
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise InputError(
+            f"not valid YAML: {exc}",
+            path=path,
+            line=None if line is None else line + 1,
+            hint="write one 'name: value' per line",
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping of parameter names to values", path=path, hint="write 'name: value' lines")
+    return data

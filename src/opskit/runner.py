@@ -1,0 +1,247 @@
+"""Run a runbook headless: validate parameters, execute with papermill, write the report.
+
+The kernel is always the interpreter running opskit (see :mod:`opskit.kernel`). Parameters are
+checked before anything executes. The report folder appears in one rename when it is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from opskit import __version__
+from opskit.catalog import Runbook, get_runbook
+from opskit.checks import Status
+from opskit.errors import OpskitError
+from opskit.kernel import KERNEL_NAME, InterpreterKernelManager
+from opskit.parameters import validate_parameters
+from opskit.report import (
+    STAGING_PREFIX,
+    extract_summary,
+    find_error,
+    iso,
+    render_html,
+    utc_stamp,
+    write_atomic,
+    write_index,
+)
+
+FAIL_ON = {"fail": Status.FAIL, "error": Status.ERROR, "warn": Status.WARN, "never": None}
+REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run left: its report folder, its summary and the exit code it implies."""
+
+    runbook: str
+    report_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+
+    @property
+    def status(self) -> Status:
+        return Status(self.summary["status"])
+
+    @property
+    def notebook_path(self) -> Path:
+        return self.report_dir / f"{self.runbook}.ipynb"
+
+    @property
+    def html_path(self) -> Path:
+        return self.report_dir / f"{self.runbook}.html"
+
+    def checks(self, name: str | None = None, subject: str | None = None) -> list[dict[str, Any]]:
+        """Checks from the summary, filtered by name and/or subject."""
+        return [
+            c
+            for c in self.summary.get("checks", [])
+            if (name is None or c["name"] == name) and (subject is None or c.get("subject") == subject)
+        ]
+
+
+Progress = Callable[[int, int, str, float], None]  # (index, total, state, seconds)
+
+
+def exit_code_for(summary: Mapping[str, Any], fail_on: str) -> int:
+    """2 when the run did not complete; 1 when its worst status reaches ``fail_on``; else 0."""
+    if summary.get("error"):
+        return 2
+    if fail_on not in FAIL_ON:
+        raise OpskitError(f"unknown --fail-on {fail_on!r}", hint="use one of: " + ", ".join(FAIL_ON))
+    level = FAIL_ON[fail_on]
+    return 1 if level is not None and Status(summary["status"]).reaches(level) else 0
+
+
+def run_runbook(
+    runbook: str | os.PathLike[str] | Runbook,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    reports_dir: str | os.PathLike[str] = "reports",
+    label: str | None = None,
+    fail_on: str = "fail",
+    show_code: bool = False,
+    progress: Progress | None = None,
+    timeout_s: float | None = None,
+) -> RunResult:
+    """Execute ``runbook`` with ``parameters`` and write its report under ``reports_dir``.
+
+    Raises :class:`~opskit.errors.ParameterError` before executing anything when a parameter is
+    unknown, missing or of the wrong type. A failing cell does not raise: the report is written
+    with the error and the result's exit code is 2.
+    """
+    rb = runbook if isinstance(runbook, Runbook) else get_runbook(runbook)
+    if fail_on not in FAIL_ON:
+        raise OpskitError(f"unknown fail-on level {fail_on!r}", hint="use one of: " + ", ".join(FAIL_ON))
+    values = validate_parameters(rb.parameters, dict(parameters or {}), runbook=rb.name)
+    label_part = _safe_label(label)
+
+    reports = Path(reports_dir).resolve()
+    parent = reports / rb.name
+    parent.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    staging = Path(os.fspath(parent / f"{STAGING_PREFIX}{utc_stamp(started)}-{os.getpid()}"))
+    staging.mkdir()
+    t0 = time.perf_counter()
+    try:
+        nb, error = _execute(rb, values, staging, progress, timeout_s)
+        duration = time.perf_counter() - t0
+        summary = _build_summary(rb, values, nb, error, started, duration, label)
+        nbformat.write(nb, staging / f"{rb.name}.ipynb")
+        write_atomic(staging / f"{rb.name}.html", render_html(nb, summary, rb.title, show_code=show_code))
+        write_atomic(staging / "summary.json", _dumps(summary))
+        final = _publish(staging, parent, utc_stamp(started) + (f"-{label_part}" if label_part else ""))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    write_index(reports)
+    return RunResult(rb.name, final, summary, exit_code_for(summary, fail_on))
+
+
+def _safe_label(label: str | None) -> str:
+    if not label:
+        return ""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label.strip())
+    return cleaned.strip("-.")[:60]
+
+
+def _execute(
+    rb: Runbook, values: dict[str, Any], staging: Path, progress: Progress | None, timeout_s: float | None
+) -> tuple[nbformat.NotebookNode, dict[str, Any] | None]:
+    output = staging / f"{rb.name}.ipynb"
+    total = sum(1 for c in rb.notebook.cells if c.cell_type == "code") + (1 if values else 0)
+    state = {"n": 0, "t": time.perf_counter()}
+
+    def on_start(cell, cell_index):  # nbclient hook
+        state["t"] = time.perf_counter()
+
+    def on_executed(cell, cell_index, execute_reply):  # nbclient hook
+        state["n"] += 1
+        ok = execute_reply.get("content", {}).get("status", "ok") == "ok"
+        if progress:
+            progress(state["n"], total, "ok" if ok else "error", time.perf_counter() - state["t"])
+
+    previous = os.environ.get(REPORT_DIR_ENV)
+    os.environ[REPORT_DIR_ENV] = str(staging)
+    try:
+        nb = papermill.execute_notebook(
+            str(rb.path),
+            str(output),
+            parameters=values,
+            kernel_name=KERNEL_NAME,
+            language="python",
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            cwd=os.getcwd(),
+            execution_timeout=timeout_s,
+            kernel_manager_class=InterpreterKernelManager,
+            on_cell_start=on_start,
+            on_cell_executed=on_executed,
+        )
+        return nb, None
+    except PapermillExecutionError as exc:
+        nb = nbformat.read(output, as_version=4)
+        error = find_error(nb) or {
+            "cell": None,
+            "execution_count": exc.exec_count,
+            "ename": exc.ename,
+            "evalue": exc.evalue,
+        }
+        return nb, error
+    except (RuntimeError, TimeoutError, OSError) as exc:  # kernel died, timed out, could not start
+        nb = nbformat.read(output, as_version=4) if output.exists() else nbformat.from_dict(rb.notebook)
+        return nb, {"cell": None, "execution_count": None, "ename": type(exc).__name__, "evalue": str(exc)}
+    finally:
+        if previous is None:
+            os.environ.pop(REPORT_DIR_ENV, None)
+        else:
+            os.environ[REPORT_DIR_ENV] = previous
+
+
+def _build_summary(
+    rb: Runbook,
+    values: dict[str, Any],
+    nb: nbformat.NotebookNode,
+    error: dict[str, Any] | None,
+    started: datetime,
+    duration: float,
+    label: str | None,
+) -> dict[str, Any]:
+    published = extract_summary(nb)
+    if published is None and error is None:
+        error = {
+            "cell": None,
+            "execution_count": None,
+            "ename": "NoSummary",
+            "evalue": "the runbook finished without calling publish_summary() in its last cell",
+        }
+    checks = list((published or {}).get("checks", []))
+    parameters = {p.name: p.default for p in rb.parameters}
+    parameters.update(values)
+    return {
+        "runbook": rb.name,
+        "status": Status.ERROR.value if error else (published or {}).get("status", Status.SKIP.value),
+        "opskit_version": __version__,
+        "started_at": iso(started),
+        "finished_at": iso(datetime.now(UTC)),
+        "duration_s": round(duration, 3),
+        "label": label,
+        "parameters": parameters,
+        "checks": checks,
+        "figures": (published or {}).get("figures", {}),
+        "error": error,
+        "python": sys.executable,
+    }
+
+
+def _dumps(summary: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _publish(staging: Path, parent: Path, name: str) -> Path:
+    """Move the staging folder to ``parent/name`` (``name-2``... if taken), never replacing a report."""
+    for attempt in range(1, 1000):
+        final = parent / (name if attempt == 1 else f"{name}-{attempt}")
+        if final.exists():
+            continue
+        try:
+            os.rename(staging, final)  # fails rather than replace an existing non-empty folder
+            return final
+        except OSError:
+            if final.exists():
+                continue
+            raise
+    raise OpskitError(f"too many reports named {name} in {parent}")
