@@ -162,7 +162,7 @@ def test_interrupted_run_leaves_no_partial_report(tmp_path, runbook_fixture):
         time.sleep(0.1)
     assert started.exists(), "the slow runbook never started"
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert list((tmp_path / "r" / "slow").iterdir()) == []
 
