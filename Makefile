@@ -1,0 +1,54 @@
+# The README's commands. Everything installs into .venv from the project's own files.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+EXTRAS ?= dev,fast,gpu
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+WEEK   ?=
+
+.PHONY: setup demo test lint unit integration bench bench-quick lab clean-reports samples
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "opskit needs Python >= 3.11, found " + sys.version' 
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+## demo: the weekly GPU utilization and cost report on the bundled sample fleet
+demo: setup
+	$(BIN)/opskit run report_gpu_cost --fail-on never $(if $(WEEK),-p week $(WEEK),)
+
+## test: lint, unit and runbook tests, integration tests against a real Prometheus
+test: setup
+	$(BIN)/ruff check src tests bench
+	@./scripts/ensure-prometheus || true
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+lint: setup
+	$(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench
+
+unit: setup
+	$(BIN)/python -m pytest -n 2 -q tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest -q -m integration tests/integration
+
+## bench: every benchmark in bench/, ratios against baselines measured in the same run
+bench: setup
+	$(BIN)/python bench/run.py
+
+bench-quick: setup
+	$(BIN)/python bench/run.py --quick
+
+## lab: JupyterLab on the runbooks folder
+lab: setup
+	$(BIN)/jupyter lab runbooks
+
+samples: setup
+	$(BIN)/opskit samples samples
+
+clean-reports:
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
