@@ -1,0 +1,432 @@
+"""Training progress from the logs frameworks print: step, loss, learning rate, throughput per rank.
+
+Recognised line formats (one record per line that carries a loss or a step):
+
+- Hugging Face Trainer / PyTorch dict lines: ``{'loss': 2.31, 'learning_rate': 1e-4, 'epoch': 0.5}``
+- PyTorch Lightning progress bars: ``Epoch 3:  45%|####5 | 450/1000 [01:23<01:42, 5.38it/s, train_loss=2.31]``
+- DeepSpeed: ``steps: 100 loss: 2.3456 iter time (s): 0.512 samples/sec: 62.5`` and
+  ``[Rank 0] step=100, skipped=0, lr=[0.0001], ...``
+- Megatron-LM: ``iteration      100/    1000 | ... | learning rate: 1.000E-04 | ... | lm loss: 2.300000E+00 |``
+- plain key/value: ``step=100 loss=2.3 lr=1e-4 tokens_per_s=41000`` or ``step: 100, loss: 2.3``
+
+The rank comes from the line (``[rank5]:``, ``[default5]:``, ``[Rank 5]``, Slurm's ``5: `` label)
+or else from the file name (``rank5.log``, ``node0-rank-5.log``). The records frame has the columns
+``file, line, rank, format, step, loss, loss_logged, lr, epoch, tokens_per_s, samples_per_s, timestamp``
+(UTC); ``loss_logged`` tells a NaN loss the log printed from a record that carried no loss.
+
+:func:`analyze_training` finds non-finite losses, loss spikes (robust z-score against a rolling
+window of the preceding records), the last step per rank, the rank that stopped first and stalls.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from opskit.errors import InputError
+
+RECORD_COLUMNS = [
+    "file",
+    "line",
+    "rank",
+    "format",
+    "step",
+    "loss",
+    "loss_logged",
+    "lr",
+    "epoch",
+    "tokens_per_s",
+    "samples_per_s",
+    "timestamp",
+]
+RANK_COLUMNS = ["rank", "file", "records", "first_step", "last_step", "last_loss", "last_record_at", "last_line_at"]
+
+_NUM = r"[-+]?(?:nan|inf(?:inity)?|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?")
+_LINE_RANK = re.compile(r"^\s*(?:\[(?:rank|default)(\d+)\]:|(\d+): )|\[Rank (\d+)\]", re.IGNORECASE)
+_FILE_RANK = re.compile(r"(?:^|[^a-z])(?:rank|local_rank|proc)[-_]?(\d+)(?:\D|$)", re.IGNORECASE)
+
+_HF_DICT = re.compile(r"\{\s*'(?:loss|train_loss|eval_loss|learning_rate|grad_norm|epoch)'\s*:[^{}]*\}")
+_HF_PAIR = re.compile(r"'(\w+)'\s*:\s*(" + _NUM + r")", re.IGNORECASE)
+_LIGHTNING = re.compile(r"Epoch (\d+):\s+\d+%\|[^|]*\|\s*(\d+)/(\d+)\s*\[[^\]]*?(?:,\s*([\d.]+)it/s)?(?:,\s*(.*))?\]")
+_MEGATRON = re.compile(r"iteration\s+(\d+)/\s*(\d+)\s*\|")
+_MEGATRON_FIELD = re.compile(r"\|\s*([a-zA-Z][\w /()-]*?):\s*(" + _NUM + r")\s*(?=\||$)", re.IGNORECASE)
+_DEEPSPEED_STEPS = re.compile(r"\bsteps:\s*(\d+)\s+loss:\s*(" + _NUM + r")", re.IGNORECASE)
+_KV = re.compile(r"\b([a-zA-Z][\w/.-]*?)\s*(?:=|:)\s*\[?(" + _NUM + r")\]?(?=[\s,|;)\]}]|$)", re.IGNORECASE)
+
+_LOOSE_STEP = re.compile(r"\b(?:global[_ ])?(?:step|iter(?:ation)?)\s*[:=#]?\s*(\d+)(?:\s*/\s*\d+)?\b", re.IGNORECASE)
+_LOOSE_LOSS = re.compile(r"\b(?:train[_ ])?loss\s*[:=]?\s*(" + _NUM + r")(?![\w.])", re.IGNORECASE)
+_STEP_KEYS = {"step", "steps", "global_step", "iter", "iteration", "it"}
+_LOSS_KEYS = {"loss", "train_loss", "train/loss", "lm_loss", "lm loss", "train_loss_step", "training_loss"}
+_LR_KEYS = {"lr", "learning_rate", "learning rate", "train/learning_rate"}
+_TOKENS_KEYS = {"tokens_per_s", "tokens_per_sec", "tokens/s", "tokens/sec", "tok/s", "tps", "throughput_tokens"}
+_SAMPLES_KEYS = {"samples_per_s", "samples/sec", "samples/s", "samples_per_second", "train_samples_per_second"}
+
+
+def _to_float(text: str) -> float:
+    low = text.lower().lstrip("+")
+    if low in ("nan", "-nan"):
+        return math.nan
+    if low in ("inf", "infinity"):
+        return math.inf
+    if low in ("-inf", "-infinity"):
+        return -math.inf
+    return float(text)
+
+
+def parse_timestamp(text: str) -> pd.Timestamp | None:
+    """The first ISO-like timestamp in ``text`` as a UTC Timestamp (naive times are taken as UTC)."""
+    m = _TIMESTAMP.search(text)
+    if not m:
+        return None
+    date, clock, frac, tz = m.groups()
+    stamp = f"{date}T{clock}" + (f".{frac}" if frac else "")
+    try:
+        ts = pd.Timestamp(stamp + (tz if tz and tz != "Z" else ""))
+    except ValueError:
+        return None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def rank_from_line(text: str) -> int | None:
+    """Rank named by a line prefix: ``[rank5]:`` (torchrun), ``[default5]:``, ``5: `` (srun --label), ``[Rank 5]``."""
+    m = _LINE_RANK.search(text)
+    if not m:
+        return None
+    return int(next(g for g in m.groups() if g is not None))
+
+
+def rank_from_path(path: str | os.PathLike[str]) -> int | None:
+    """Rank named by a file name: ``rank5.log``, ``node0-rank-5.log``, ``local_rank_3.txt``."""
+    m = _FILE_RANK.search(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def _assign(record: dict, key: str, value: float) -> None:
+    key = key.lower().strip()
+    if key in _STEP_KEYS and not math.isnan(value):
+        record.setdefault("step", int(value))
+    elif key in _LOSS_KEYS:
+        record.setdefault("loss", value)
+    elif key in _LR_KEYS:
+        record.setdefault("lr", value)
+    elif key == "epoch":
+        record.setdefault("epoch", value)
+    elif key in _TOKENS_KEYS:
+        record.setdefault("tokens_per_s", value)
+    elif key in _SAMPLES_KEYS:
+        record.setdefault("samples_per_s", value)
+
+
+def parse_training_line(text: str) -> dict | None:
+    """One training record from a log line, or None when the line holds neither a step nor a loss.
+
+    Returns a dict with ``format`` and any of ``step, loss, lr, epoch, tokens_per_s, samples_per_s``.
+    """
+    if "loss" not in text.lower() and "step" not in text.lower() and "iteration" not in text:
+        return None
+    record: dict = {}
+    if m := _HF_DICT.search(text):
+        record["format"] = "hf_dict"
+        for key, value in _HF_PAIR.findall(m.group(0)):
+            _assign(record, key, _to_float(value))
+    elif m := _MEGATRON.search(text):
+        record["format"] = "megatron"
+        record["step"] = int(m.group(1))
+        for key, value in _MEGATRON_FIELD.findall(text[m.end() - 1 :]):
+            _assign(record, key, _to_float(value))
+            if key.strip().lower().startswith("tokens per") or "tokens/s" in key.lower():
+                record.setdefault("tokens_per_s", _to_float(value))
+    elif m := _LIGHTNING.search(text):
+        record["format"] = "lightning"
+        epoch, done, total = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        record["step"] = epoch * total + done
+        record["epoch"] = epoch + done / total if total else float(epoch)
+        if m.group(4):
+            record["samples_per_s"] = float(m.group(4))  # batches per second; the bar counts batches
+        for key, value in _KV.findall(m.group(5) or ""):
+            _assign(record, key, _to_float(value))
+    elif m := _DEEPSPEED_STEPS.search(text):
+        record["format"] = "deepspeed"
+        record["step"] = int(m.group(1))
+        record["loss"] = _to_float(m.group(2))
+        for key, value in _KV.findall(text[m.end() :]):
+            _assign(record, key, _to_float(value))
+    else:
+        for key, value in _KV.findall(text):
+            _assign(record, key, _to_float(value))
+        if "step" not in record and (m := _LOOSE_STEP.search(text)):
+            record["step"] = int(m.group(1))
+        if "loss" not in record and (m := _LOOSE_LOSS.search(text)):
+            record["loss"] = _to_float(m.group(1))
+        if "step" not in record and "loss" not in record:
+            return None
+        record["format"] = "deepspeed" if "skipped=" in text and "[Rank" in text else "key_value"
+    if "step" not in record and "loss" not in record and record["format"] != "hf_dict":
+        return None
+    if record["format"] == "hf_dict" and "loss" not in record and "lr" not in record:
+        return None
+    return record
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Lines of a (possibly gzip) log, decoded as UTF-8 with a latin-1 fallback; very long lines cut."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        handle = opener(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot open log: {exc.strerror or exc}", path=path, hint="check the path") from exc
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            chunk = raw[:65536]
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                text = chunk.decode("latin-1")
+            text = text.rstrip("\r\n")
+            if "\r" in text:  # progress bars redraw with carriage returns: each redraw is a record
+                for part in text.split("\r"):
+                    if part.strip():
+                        yield number, part
+            else:
+                yield number, text
+
+
+def log_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The log files named by ``paths``: files as given, directories walked for ``*.log``/``*.txt``/``*.out``."""
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    found: list[Path] = []
+    for item in items:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            found.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and (f.suffix in {".log", ".txt", ".out", ".err"} or f.name.endswith(".log.gz"))
+                )
+            )
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise InputError("log path does not exist", path=p, hint="pass a log file or a folder of per-rank logs")
+    if not found:
+        raise InputError("no log files found", path=str(items[0]) if items else None, hint="expected *.log files")
+    return found
+
+
+def read_training_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Training records from one or many logs (a folder of per-rank logs works), one row per record.
+
+    Columns: see :data:`RECORD_COLUMNS`. ``rank`` is -1 when neither the line nor the file names it.
+    The frame's ``attrs["last_line_at"]`` maps each (file, rank) to the last timestamp seen on any line,
+    which tells when a rank went silent even when its last lines were not training records.
+    """
+    rows: list[dict] = []
+    last_line_at: dict[tuple[str, int], pd.Timestamp] = {}
+    for path in log_files(paths):
+        file_rank = rank_from_path(path)
+        hf_counter: dict[int, int] = {}
+        for number, text in _iter_lines(path):
+            line_rank = rank_from_line(text)
+            rank = line_rank if line_rank is not None else (file_rank if file_rank is not None else -1)
+            ts = parse_timestamp(text[:120])
+            if ts is not None:
+                last_line_at[(str(path), rank)] = ts
+            record = parse_training_line(text)
+            if record is None:
+                continue
+            if "step" not in record:  # HF dict lines carry no step: number them per rank in order
+                hf_counter[rank] = hf_counter.get(rank, 0) + 1
+                record["step"] = hf_counter[rank]
+            record["loss_logged"] = "loss" in record
+            rows.append({"file": str(path), "line": number, "rank": rank, "timestamp": ts, **record})
+    frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    for col in ("loss", "lr", "epoch", "tokens_per_s", "samples_per_s"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    frame["step"] = pd.to_numeric(frame["step"], errors="coerce").astype("Int64")
+    frame["rank"] = frame["rank"].astype(int)
+    frame["loss_logged"] = frame["loss_logged"].astype(bool)
+    frame["line"] = frame["line"].astype(int)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame.attrs["last_line_at"] = last_line_at
+    return frame
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What the logs say about a run: records, per-rank progress, non-finite losses, spikes, stalls."""
+
+    records: pd.DataFrame
+    ranks: pd.DataFrame
+    nonfinite: pd.DataFrame
+    spikes: pd.DataFrame
+    stalls: pd.DataFrame
+    first_stopped_rank: int | None
+    stopped_first_reason: str
+    max_step: int | None
+    spike_window: int
+    spike_z: float
+    stall_factor: float
+    formats: tuple[str, ...] = field(default=())
+
+    @property
+    def lagging_ranks(self) -> list[int]:
+        """Ranks whose last step is below the furthest rank's."""
+        if self.ranks.empty or self.max_step is None:
+            return []
+        return [int(r) for r in self.ranks.loc[self.ranks["last_step"] < self.max_step, "rank"]]
+
+
+def find_nonfinite_loss(records: pd.DataFrame) -> pd.DataFrame:
+    """Records whose logged loss is NaN or infinite (a record without a loss is not reported)."""
+    loss = records["loss"].to_numpy(dtype=float)
+    bad = records["loss_logged"].to_numpy(dtype=bool) & ~np.isfinite(loss)
+    return records.loc[bad].reset_index(drop=True)
+
+
+def find_loss_spikes(records: pd.DataFrame, *, window: int = 50, z_threshold: float = 6.0) -> pd.DataFrame:
+    """Loss spikes per rank: robust z = (loss - median) / (1.4826 * MAD) over the previous ``window`` losses.
+
+    Only finite losses take part; a spike needs at least ``window // 4`` (and 5) earlier losses and must also
+    exceed the median by 10 %, so that a perfectly flat curve (MAD 0) does not flag noise.
+    Adds columns ``median``, ``robust_z``.
+    """
+    out = []
+    min_periods = max(5, window // 4)
+    for _, group in records.loc[np.isfinite(records["loss"].to_numpy(dtype=float))].groupby("rank", sort=True):
+        group = group.sort_values(["step", "line"])
+        prev = group["loss"].shift(1).rolling(window, min_periods=min_periods)
+        median = prev.median()
+        mad = (group["loss"].shift(1) - median).abs().rolling(window, min_periods=min_periods).median()
+        scale = 1.4826 * mad.clip(lower=1e-12)
+        z = (group["loss"] - median) / scale
+        mask = (z > z_threshold) & (group["loss"] > median * 1.10)
+        hit = group.loc[mask].copy()
+        hit["median"] = median[mask]
+        hit["robust_z"] = z[mask]
+        out.append(hit)
+    if not out:
+        return records.iloc[0:0].assign(median=pd.Series(dtype=float), robust_z=pd.Series(dtype=float))
+    return pd.concat(out).reset_index(drop=True)
+
+
+def summarize_ranks(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per rank: records, first/last step, last loss, time of the last record and of the last line."""
+    last_line_at = records.attrs.get("last_line_at", {})
+    rows = []
+    for rank, group in records.groupby("rank", sort=True):
+        group = group.sort_values(["step", "line"])
+        last = group.iloc[-1]
+        seen = [ts for (f, r), ts in last_line_at.items() if r == rank]
+        rows.append(
+            {
+                "rank": int(rank),
+                "file": last["file"],
+                "records": len(group),
+                "first_step": int(group["step"].min()),
+                "last_step": int(group["step"].max()),
+                "last_loss": float(last["loss"]),
+                "last_record_at": group["timestamp"].max(),
+                "last_line_at": max(seen) if seen else group["timestamp"].max(),
+            }
+        )
+    return pd.DataFrame(rows, columns=RANK_COLUMNS)
+
+
+def find_first_stopped(ranks: pd.DataFrame) -> tuple[int | None, str]:
+    """The rank that stopped first and why: the lowest last step, ties broken by the earliest last record.
+
+    Returns ``(None, reason)`` when there is a single rank or every rank reached the same step at about
+    the same time (within one second).
+    """
+    if len(ranks) < 2:
+        return None, "a single rank: nothing to compare"
+    low = int(ranks["last_step"].min())
+    high = int(ranks["last_step"].max())
+    if low < high:
+        behind = ranks.loc[ranks["last_step"] == low]
+        if len(behind) == 1 or behind["last_record_at"].isna().all():
+            rank = int(behind.iloc[0]["rank"])
+        else:
+            rank = int(behind.sort_values("last_record_at").iloc[0]["rank"])
+        return rank, f"rank {rank} reached step {low} while the furthest rank reached step {high}"
+    times = ranks["last_line_at"].dropna()
+    if len(times) == len(ranks) and (times.max() - times.min()) > pd.Timedelta(seconds=1):
+        order = ranks.sort_values("last_line_at")
+        first, second = order.iloc[0], order.iloc[1]
+        if second["last_line_at"] - first["last_line_at"] > pd.Timedelta(seconds=1):
+            rank = int(first["rank"])
+            gap = (second["last_line_at"] - first["last_line_at"]).total_seconds()
+            return rank, f"every rank reached step {high}; rank {rank} went silent {gap:.0f} s before the others"
+    return None, f"every rank reached step {high}"
+
+
+def find_stalls(records: pd.DataFrame, *, factor: float = 5.0, min_gap_s: float = 60.0) -> pd.DataFrame:
+    """Gaps between consecutive records of a rank longer than ``factor`` x its median interval and ``min_gap_s``.
+
+    Columns: ``rank, file, line, after_step, gap_s, median_s``.
+    """
+    rows = []
+    timed = records.dropna(subset=["timestamp"])
+    for rank, group in timed.groupby("rank", sort=True):
+        group = group.sort_values("line")
+        gaps = group["timestamp"].diff().dt.total_seconds()
+        median = float(gaps.median()) if gaps.notna().any() else math.nan
+        if math.isnan(median):
+            continue
+        limit = max(factor * median, min_gap_s)
+        for idx in gaps.index[gaps > limit]:
+            pos = group.index.get_loc(idx)
+            rows.append(
+                {
+                    "rank": int(rank),
+                    "file": group.loc[idx, "file"],
+                    "line": int(group.loc[idx, "line"]),
+                    "after_step": int(group.iloc[pos - 1]["step"]),
+                    "gap_s": float(gaps[idx]),
+                    "median_s": median,
+                }
+            )
+    return pd.DataFrame(rows, columns=["rank", "file", "line", "after_step", "gap_s", "median_s"])
+
+
+def analyze_training(
+    records: pd.DataFrame,
+    *,
+    spike_window: int = 50,
+    spike_z: float = 6.0,
+    stall_factor: float = 5.0,
+    stall_min_gap_s: float = 60.0,
+) -> TrainingResult:
+    """Judge the training records of a run (see :func:`read_training_logs`)."""
+    if records.empty:
+        raise InputError(
+            "no training progress lines (step/loss) found in the logs",
+            hint="opskit reads HF Trainer dicts, Lightning bars, DeepSpeed, Megatron and step=/loss= lines",
+        )
+    ranks = summarize_ranks(records)
+    first, reason = find_first_stopped(ranks)
+    return TrainingResult(
+        records=records,
+        ranks=ranks,
+        nonfinite=find_nonfinite_loss(records),
+        spikes=find_loss_spikes(records, window=spike_window, z_threshold=spike_z),
+        stalls=find_stalls(records, factor=stall_factor, min_gap_s=stall_min_gap_s),
+        first_stopped_rank=first,
+        stopped_first_reason=reason,
+        max_step=int(ranks["last_step"].max()),
+        spike_window=spike_window,
+        spike_z=spike_z,
+        stall_factor=stall_factor,
+        formats=tuple(sorted(records["format"].dropna().unique())),
+    )

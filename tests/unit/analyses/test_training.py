@@ -1,0 +1,162 @@
+"""Training progress: parsing each framework's lines, NaN/inf, spikes, last step per rank, stalls."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from opskit.analyses.training import (
+    analyze_training,
+    find_loss_spikes,
+    parse_training_line,
+    rank_from_line,
+    rank_from_path,
+    read_training_logs,
+)
+from opskit.errors import InputError
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "training"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{'loss': 2.31, 'grad_norm': 0.9, 'learning_rate': 1e-4, 'epoch': 0.5}", {"loss": 2.31, "lr": 1e-4}),
+        ("Epoch 3:  45%|####5     | 450/1000 [01:23<01:42,  5.38it/s, v_num=0, train_loss=2.310]", {"step": 3450}),
+        ("steps: 100 loss: 2.3456 iter time (s): 0.512 samples/sec: 62.500", {"step": 100, "loss": 2.3456}),
+        (
+            " iteration  100/ 1000 | consumed samples: 6400 | learning rate: 1.000E-04 | lm loss: 2.300000E+00 |",
+            {"step": 100, "loss": 2.3, "lr": 1e-4},
+        ),
+        ("step=100 loss=2.3 lr=3e-4 tokens_per_s=41000", {"step": 100, "loss": 2.3, "tokens_per_s": 41000.0}),
+        ("iter 100: loss 2.3456, time 512.34ms, mfu 45.2%", {"step": 100, "loss": 2.3456}),
+        ("Step 5/100: loss = 3.2", {"step": 5, "loss": 3.2}),
+    ],
+)
+def test_parse_training_line_reads_each_format(line, expected):
+    record = parse_training_line(line)
+    assert record is not None
+    for key, value in expected.items():
+        assert record[key] == pytest.approx(value), key
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768",
+        "Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to 32768.0",
+        "NCCL INFO comm 0x55d rank 3 nranks 8 cudaDev 3 busId 61000 - Init COMPLETE",
+        "{'eval_loss': 2.5, 'eval_runtime': 10.0, 'epoch': 1.0}",
+        "{'train_runtime': 1234.5, 'train_samples_per_second': 12.3, 'train_loss': 2.1, 'epoch': 3.0}",
+        "Some weights of the model checkpoint were not used when initializing",
+    ],
+)
+def test_harmless_lines_are_not_training_records(line):
+    assert parse_training_line(line) is None
+
+
+def test_nan_and_inf_are_parsed_as_non_finite():
+    assert math.isnan(parse_training_line("{'loss': nan, 'learning_rate': 1e-4, 'epoch': 1.0}")["loss"])
+    assert parse_training_line("step=3 loss=inf")["loss"] == math.inf
+
+
+def test_rank_from_line_and_path():
+    assert rank_from_line("[rank5]:[E ProcessGroupNCCL.cpp:563] ...") == 5
+    assert rank_from_line("[default3]:step=1 loss=2") == 3
+    assert rank_from_line("12: step=1 loss=2") == 12
+    assert rank_from_line("[2026-01-01 10:00:00,000] [INFO] [Rank 7] step=5") == 7
+    assert rank_from_line("step=1 loss=2") is None
+    assert rank_from_path("logs/node0-rank-5.log") == 5
+    assert rank_from_path("rank12.log") == 12
+    assert rank_from_path("train.log") is None
+    assert rank_from_path("crank.log") is None
+
+
+def test_hf_trainer_log_finds_the_nan_losses_at_their_lines():
+    records = read_training_logs(FIXTURES / "hf_trainer_nan_loss.log")
+    assert len(records) == 12  # tqdm bars and the final summary dict are not records
+    result = analyze_training(records)
+    assert list(result.nonfinite["step"]) == [11, 12]
+    lines = Path(FIXTURES / "hf_trainer_nan_loss.log").read_text().splitlines()
+    assert "'loss': nan" in lines[result.nonfinite["line"].iloc[0] - 1]
+
+
+def test_lightning_bar_redraws_are_separate_records():
+    records = read_training_logs(FIXTURES / "lightning_progress.log")
+    assert list(records["step"]) == [25, 50, 75, 100, 125, 150, 175, 200]
+    assert records["loss"].iloc[-1] == pytest.approx(2.5 - 0.3 - 0.25)
+
+
+def test_deepspeed_spike_is_found_and_overflow_is_not():
+    result = analyze_training(read_training_logs(FIXTURES / "deepspeed_loss_spike_step150.log"))
+    assert list(result.spikes["step"]) == [150]
+    assert result.spikes["robust_z"].iloc[0] > 6
+    assert result.nonfinite.empty
+
+
+def test_megatron_inf_loss_iteration():
+    result = analyze_training(read_training_logs(FIXTURES / "megatron_inf_loss_iteration80.log"))
+    assert list(result.nonfinite["step"]) == [80]
+    assert result.records["lr"].max() == pytest.approx(3e-4)
+
+
+def test_rank_that_stopped_first_from_a_folder_of_rank_logs():
+    result = analyze_training(read_training_logs(FIXTURES / "ranks_rank2_stops_first"))
+    ranks = result.ranks.set_index("rank")
+    assert ranks["last_step"].to_dict() == {0: 60, 1: 60, 2: 40, 3: 60}
+    assert result.first_stopped_rank == 2
+    assert result.lagging_ranks == [2]
+    assert result.max_step == 60
+
+
+def test_same_last_step_falls_back_to_the_rank_that_went_silent_first_and_finds_stalls():
+    result = analyze_training(read_training_logs(FIXTURES / "torchrun_prefixed_stall_rank0.log"))
+    assert set(result.ranks["rank"]) == {0, 1}
+    assert result.first_stopped_rank == 1
+    assert "silent" in result.stopped_first_reason
+    assert list(result.stalls["rank"]) == [0]
+    assert result.stalls["after_step"].iloc[0] == 5
+    assert result.stalls["gap_s"].iloc[0] == pytest.approx(31 * 60)
+
+
+def test_all_ranks_together_means_no_first_stopped_rank(tmp_path):
+    for r in range(2):
+        (tmp_path / f"rank{r}.log").write_text(
+            "\n".join(f"2026-11-27 05:{s:02d}:00 step={s} loss=2.0" for s in range(1, 6)) + "\n"
+        )
+    result = analyze_training(read_training_logs(tmp_path))
+    assert result.first_stopped_rank is None
+
+
+def test_spike_needs_history_and_ignores_flat_noise():
+    steps = list(range(1, 61))
+    losses = [2.0] * 60
+    losses[3] = 50.0  # too early: not enough history to judge
+    losses[40] = 2.0001  # flat curve: tiny wiggle is not a spike
+    losses[50] = 4.0
+    frame = pd.DataFrame({"rank": 0, "step": steps, "line": steps, "loss": losses})
+    spikes = find_loss_spikes(frame, window=20, z_threshold=6.0)
+    assert list(spikes["step"]) == [51]
+
+
+def test_gzip_and_non_utf8_logs_are_read(tmp_path):
+    gz = tmp_path / "rank1.log.gz"
+    with gzip.open(gz, "wb") as handle:
+        handle.write("step=1 loss=2.0 — ok\n".encode("gbk", errors="replace") + b"\xff\xfe step=2 loss=1.9\n")
+    records = read_training_logs(gz)
+    assert list(records["step"]) == [1, 2]
+    assert set(records["rank"]) == {1}
+
+
+def test_missing_path_and_empty_logs_raise_input_errors(tmp_path):
+    with pytest.raises(InputError) as info:
+        read_training_logs(tmp_path / "nope.log")
+    assert info.value.path.endswith("nope.log")
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    with pytest.raises(InputError):
+        analyze_training(read_training_logs(empty))
