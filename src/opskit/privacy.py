@@ -12,6 +12,11 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+_SECRET_KEY = (
+    r"(?:[a-z0-9_]*[_-])?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key"
+    r"|secret[_-]?key|private[_-]?key|credentials?)"
+)
+
 # Order matters: credentials inside URLs before e-mails, tokens before generic key=value.
 _RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("url_credentials", re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@"), r"\1\2:***@"),
@@ -24,10 +29,13 @@ _RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("slack_token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), "<slack-token>"),
     (
         "key_value_secret",
-        re.compile(
-            r"(?i)\b((?:[a-z0-9_]*[_-])?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key"
-            r"|secret[_-]?key|private[_-]?key|credentials?))(\s*[:=]\s*|\s+)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
-        ),
+        re.compile(rf"(?i)\b({_SECRET_KEY})([\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"),
+        r"\1\2***",
+    ),
+    (
+        # "password hunter2x": a key, a space, then a value that looks like a secret (8+ chars with a digit)
+        "key_space_secret",
+        re.compile(rf"(?i)\b({_SECRET_KEY})(\s+)(?=[^\s]*\d)([^\s,;&]{{8,}})"),
         r"\1\2***",
     ),
     ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "<email>"),

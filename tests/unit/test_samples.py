@@ -1,0 +1,37 @@
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from opskit import samples
+from opskit.errors import InputError
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_unknown_scenario_lists_the_known_ones():
+    with pytest.raises(InputError) as err:
+        samples.resolve("sample:no-such-thing")
+    assert "known scenarios" in err.value.hint
+
+
+def test_plain_paths_pass_through(tmp_path):
+    assert samples.resolve(str(tmp_path / "x.csv")) == tmp_path / "x.csv"
+
+
+@pytest.mark.parametrize("name", list(samples.scenarios()))
+def test_every_scenario_is_seeded_and_resolves_to_an_existing_path(name, tmp_path):
+    first = samples.write(name, tmp_path / "a")
+    second = samples.write(name, tmp_path / "b")
+    assert first.exists() and second.exists()
+    assert first.relative_to(tmp_path / "a") == second.relative_to(tmp_path / "b")
+    assert _digest(tmp_path / "a" / name) == _digest(tmp_path / "b" / name), "same seed, same bytes"
+    resolved = samples.resolve(f"sample:{name}")
+    assert resolved.exists() and samples.resolve(f"sample:{name}") == resolved
