@@ -135,11 +135,9 @@ def _open_lines(path: Path) -> list[str]:
         raise InputError("file not found", path=path, hint="check the path to the saved dcgm-exporter scrape") from None
 
 
-def _key(labels: dict[str, str], host: str | None) -> tuple:
-    values = []
-    for _column, names in LABELS.items():
-        value = next((labels[n] for n in names if labels.get(n)), None)
-        values.append(value)
+def key_from_labels(labels: Mapping[str, str], host: str | None = None) -> tuple:
+    """The values of :data:`KEY` (host, gpu, uuid, ...) from an exporter's labels; ``host`` overrides."""
+    values = [next((labels[n] for n in names if labels.get(n)), None) for names in LABELS.values()]
     if values[0] is None:
         instance = labels.get("instance", "")
         values[0] = host or (instance.rsplit(":", 1)[0] if instance else None)
@@ -171,7 +169,7 @@ def _read_one(path: Path, stamp: pd.Timestamp | None, host: str | None) -> pd.Da
             labels = parse_labels(label_text)
             if labels is None:
                 raise InputError("malformed labels", path=path, line=lineno, hint='labels look like name="value"')
-            key = cache[label_text] = _key(labels, host)
+            key = cache[label_text] = key_from_labels(labels, host)
             if key[0] is None:
                 raise InputError(
                     "no Hostname label and no host given",
@@ -207,7 +205,8 @@ def _read_one(path: Path, stamp: pd.Timestamp | None, host: str | None) -> pd.Da
     return long
 
 
-def _wide(long: pd.DataFrame) -> pd.DataFrame:
+def wide_from_long(long: pd.DataFrame) -> pd.DataFrame:
+    """Long rows (``timestamp_ms``, the label key columns, ``metric``, ``value``) -> the GPU-samples frame."""
     index = ["timestamp_ms", *KEY]
     wide = long.groupby([*index, "metric"], sort=False, dropna=False)["value"].last().unstack("metric").reset_index()
     out = pd.DataFrame(
@@ -219,6 +218,9 @@ def _wide(long: pd.DataFrame) -> pd.DataFrame:
     for metric, (column, factor) in METRICS.items():
         if metric in wide.columns:
             out[column] = wide[metric].astype("float64") * factor
+    for extra in wide.columns:  # metrics other than DCGM's (e.g. "samples" from Prometheus) keep their name
+        if extra not in METRICS and extra not in index and extra not in out.columns:
+            out[extra] = wide[extra].astype("float64")
     if "mem_total_mib" not in out.columns:
         if "mem_used_mib" in out.columns and "mem_free_mib" in out.columns:
             reserved = out["mem_reserved_mib"].fillna(0.0) if "mem_reserved_mib" in out.columns else 0.0
@@ -280,5 +282,5 @@ def read_dcgm_scrapes(
             path=where,
             hint="is this dcgm-exporter's /metrics output? the default counters include DCGM_FI_DEV_GPU_UTIL",
         )
-    df = _wide(pd.concat(frames, ignore_index=True))
+    df = wide_from_long(pd.concat(frames, ignore_index=True))
     return validate_gpu_frame(df, where)
