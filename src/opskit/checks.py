@@ -294,10 +294,17 @@ def render_verdict_html(table: VerdictTable, title: str = "Verdict") -> str:
     return head + "".join(body) + "</tbody></table></div>"
 
 
+class PublishedSummary(dict):
+    """The summary dict; shows nothing more when it is the value of a notebook's last line."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
 def publish_summary(
     verdicts: VerdictTable | Iterable[Verdict],
     figures: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> PublishedSummary:
     """Hand the runbook's result to ``opskit run``: call it in the last cell of a runbook.
 
     Displays a small output with the :data:`SUMMARY_MIMETYPE` that the runner reads from the
@@ -320,4 +327,4 @@ def publish_summary(
         )
     except ImportError:  # pragma: no cover - IPython ships with ipykernel
         pass
-    return summary
+    return PublishedSummary(summary)

@@ -115,7 +115,7 @@ def header_cell(summary: Mapping[str, Any], title: str) -> nbformat.NotebookNode
         f"{summary['duration_s']:.1f} s · opskit {esc(summary['opskit_version'])}</div>"
     )
     if rows:
-        parts.append(f'<table style="font-size:12px;margin-top:4px">{rows}</table>')
+        parts.append(f'<table style="font-size:12px;margin:4px 0 0 0">{rows}</table>')
     parts.append("</div>")
     cell = nbformat.v4.new_markdown_cell("".join(parts))
     cell.metadata["tags"] = ["opskit-header"]
