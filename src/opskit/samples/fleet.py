@@ -243,6 +243,48 @@ def generate_fleet(start: str = "2026-11-16", days: int = 14, interval_s: int = 
     return out
 
 
+def gpu_samples(
+    host: str = "node-a",
+    gpu: int = 0,
+    start: str = "2026-11-23",
+    hours: float = 24.0,
+    util=50.0,
+    interval_s: int = 300,
+    model: str = A100,
+    power=None,
+    sm=None,
+    **columns,
+) -> pd.DataFrame:
+    """Readings of one GPU every ``interval_s`` for ``hours``: a small frame for tests and examples.
+
+    ``util``, ``power`` and ``sm`` (SM activity, %) are scalars or arrays of one value per reading;
+    power defaults to a plausible function of utilization. Extra keyword arguments become columns
+    (``team="ml"``, ``job="train-1"``).
+    """
+    n = int(hours * 3600 // interval_s)
+    ts = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=n, freq=f"{interval_s}s")
+    util_arr = np.broadcast_to(np.asarray(util, dtype=float), (n,))
+    power_arr = 60 + 3.4 * util_arr if power is None else np.broadcast_to(np.asarray(power, dtype=float), (n,))
+    frame = pd.DataFrame(
+        {
+            "timestamp": ts,
+            "host": host,
+            "gpu": gpu,
+            "uuid": f"GPU-{host}-{gpu}",
+            "model": model,
+            "util_pct": util_arr,
+            "mem_used_mib": 1000.0,
+            "mem_total_mib": 81920.0,
+            "power_w": power_arr,
+        }
+    )
+    if sm is not None:
+        frame["sm_active_pct"] = np.broadcast_to(np.asarray(sm, dtype=float), (n,))
+    for name, value in columns.items():
+        frame[name] = value
+    return frame
+
+
 def write_attribution(path: str | Path) -> Path:
     """Write the fleet's mapping file: CSV ``host,gpu,namespace,team,project``, empty cells match anything."""
     path = Path(path)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from gpu_helpers import samples
 
 from opskit.analyses.gpu_rollup import detect_interval, rollup_hourly, rollup_parquet
 from opskit.errors import InputError
+from opskit.samples.fleet import gpu_samples as samples
 
 
 def test_interval_from_samples_per_hour():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from gpu_helpers import samples, week_of
 
 from opskit.analyses.gpu_rollup import rollup_hourly
 from opskit.analyses.gpu_usage import (
@@ -17,6 +16,7 @@ from opskit.analyses.gpu_usage import (
     parse_week,
 )
 from opskit.errors import InputError
+from opskit.samples.fleet import gpu_samples as samples
 
 
 def analyze(frame: pd.DataFrame, **kw):
@@ -144,3 +144,8 @@ def test_fleet_sample_finds_the_planted_faults():
 def test_samples_helper_sanity():
     s = samples(hours=1)
     assert len(s) == 12
+
+
+def week_of(util=50.0, **kw) -> pd.DataFrame:
+    """One GPU for the whole of ISO week 2026-W48."""
+    return samples(start="2026-11-23", hours=168, util=util, **kw)
