@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 
 _DIR_PATTERNS = [
@@ -410,3 +411,62 @@ def build_resume_command(
     else:
         command = f"torchrun {dist} {q(script)}{extra} {resume_arg} {path}"
     return ResumePlan(checkpoint, launcher, command, tuple(notes))
+
+
+def judge_checkpoints(scan: CheckpointScan, plan: ResumePlan | None = None) -> list[Verdict]:
+    """One verdict per checkpoint (incomplete ones newer than the resume point WARN) and the resume point."""
+    out: list[Verdict] = []
+    resume = scan.resume
+    for c in scan.checkpoints:
+        if c.complete:
+            out.append(Verdict("checkpoint complete", Status.PASS, subject=c.path.name, observed=c.step, unit="step",
+                               evidence=f"{c.path} ({len(c.verified)} files verified)"))  # fmt: skip
+            continue
+        newer = resume is None or c.step > resume.step
+        out.append(
+            Verdict(
+                "checkpoint complete",
+                Status.WARN if newer else Status.PASS,
+                subject=c.path.name,
+                observed=c.step,
+                unit="step",
+                evidence=f"{c.path}: " + "; ".join(c.problems[:4]),
+                message="incomplete" + (": newer than the resume point, do not resume from it" if newer else ""),
+                next_step="move it aside (do not delete it before the incident review) so nothing resumes from it"
+                if newer
+                else None,
+            )
+        )
+    for note in scan.notes:
+        out.append(Verdict("checkpoint pointer", Status.WARN, subject=scan.pointer_file.name if scan.pointer_file
+                           else None, evidence=str(scan.pointer_file), message=note,
+                           next_step="pass the checkpoint tag explicitly or rewrite the pointer"))  # fmt: skip
+    if resume is None:
+        out.append(
+            Verdict(
+                "resume point",
+                Status.FAIL,
+                subject=str(scan.root),
+                observed=len(scan.checkpoints),
+                unit="checkpoints found",
+                message="no complete checkpoint to resume from",
+                next_step="check the checkpoint folder and the save interval; restarting from scratch loses the run",
+            )
+        )
+    else:
+        lost = scan.newest.step - resume.step if scan.newest else 0
+        out.append(
+            Verdict(
+                "resume point",
+                Status.PASS,
+                subject=resume.path.name,
+                observed=resume.step,
+                unit="step",
+                evidence=str(resume.path),
+                message=f"newest complete and verified checkpoint; {lost} steps behind the newest on disk"
+                if lost
+                else "newest checkpoint on disk, complete and verified",
+                next_step=plan.command if plan else None,
+            )
+        )
+    return out

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 
 GIB = 2**30
@@ -377,3 +378,97 @@ def read_job_config(path: str | os.PathLike[str]) -> JobConfig:
     if not isinstance(data, dict):
         raise InputError("job config must be a mapping of keys to values", path=p)
     return config_from_dict(data, path=str(p))
+
+
+def judge_memory(estimate: MemoryEstimate, remedies: list[Remedy] | None = None) -> list[Verdict]:
+    """The estimate against the capacity: FAIL when it cannot fit, WARN within 10 %, else PASS."""
+    if estimate.capacity_gib <= 0:
+        return [Verdict("memory estimate", Status.SKIP, observed=round(estimate.total_gib, 2), unit="GiB per GPU",
+                        message="GPU capacity unknown: set gpu_memory_gib")]  # fmt: skip
+    total, cap = estimate.total_gib, estimate.capacity_gib
+    parts = estimate.to_frame().sort_values("gib_per_gpu", ascending=False)
+    biggest = parts.iloc[0]
+    evidence = ", ".join(f"{r.component} {r.gib_per_gpu:.1f}" for r in parts.itertuples()) + " GiB"
+    first_fit = next((r for r in (remedies or []) if r.fits_after), None)
+    if total > cap:
+        status = Status.FAIL
+        message = f"needs {total - cap:.1f} GiB more than the GPU has; largest part: {biggest.component}"
+    elif total > 0.9 * cap:
+        status, message = Status.WARN, f"within 10 % of capacity ({cap - total:.1f} GiB left)"
+    else:
+        status, message = Status.PASS, f"{cap - total:.1f} GiB of headroom"
+    step = None
+    if status != Status.PASS and first_fit:
+        step = f"{first_fit.name}: {first_fit.change} (saves {first_fit.saving_gib:.1f} GiB per GPU)"
+    return [
+        Verdict("memory estimate", status, subject="per GPU", observed=round(total, 2), threshold=round(cap, 2),
+                unit="GiB", evidence=evidence, message=message, next_step=step)
+    ]  # fmt: skip
+
+
+def apply_oom_facts(config: JobConfig, oom: Any | None = None, *, gpu_memory_gib: float = 0.0) -> JobConfig:
+    """``config`` with what a CUDA OOM message reveals: the GPU's capacity and whether expandable_segments is set.
+
+    ``oom`` is a :class:`opskit.analyses.fault_details.CudaOom` (or anything with ``total_mib`` and
+    ``expandable_segments_set``). An explicit ``gpu_memory_gib`` wins over the message, the message over the config.
+    """
+    capacity = config.gpu_memory_gib
+    expandable = config.expandable_segments
+    if oom is not None:
+        if getattr(oom, "total_mib", None):
+            capacity = float(oom.total_mib) / 1024.0
+        expandable = expandable or bool(getattr(oom, "expandable_segments_set", False))
+    if gpu_memory_gib and gpu_memory_gib > 0:
+        capacity = float(gpu_memory_gib)
+    return replace(config, gpu_memory_gib=capacity, expandable_segments=expandable)
+
+
+def judge_oom(oom: Any, *, where: str, text: str, next_step: str | None = None) -> Verdict:
+    """The CUDA OOM itself: what was requested against what was free, and its class (capacity/fragmentation/...)."""
+    requested = oom.requested_mib / 1024.0 if oom.requested_mib is not None else None
+    free = oom.free_mib / 1024.0 if oom.free_mib is not None else None
+    facts = []
+    if oom.allocated_mib is not None:
+        facts.append(f"{oom.allocated_mib / 1024:.2f} GiB allocated by PyTorch")
+    if oom.reserved_unallocated_mib is not None:
+        facts.append(f"{oom.reserved_unallocated_mib / 1024:.2f} GiB reserved but unallocated")
+    if oom.other_processes:
+        facts.append(f"{oom.other_processes_mib / 1024:.2f} GiB held by other processes")
+    return Verdict(
+        "cuda oom",
+        Status.FAIL,
+        subject=f"GPU {oom.gpu}" if oom.gpu is not None else None,
+        observed=round(requested, 2) if requested is not None else None,
+        threshold=round(free, 2) if free is not None else None,
+        unit="GiB",
+        evidence=f"{where}: {text}",
+        message=f"{oom.classification}: " + ("; ".join(facts) if facts else "no figures in the message"),
+        next_step=next_step
+        or (_CAPACITY_STEP if oom.classification == "capacity" else oom.suggestion.replace(_SELF_REFERENCE, "")),
+    )
+
+
+_CAPACITY_STEP = "lower the peak: apply the remedies ranked below, largest saving first, until the estimate fits"
+_SELF_REFERENCE = " (open diagnose_gpu_oom)"
+
+
+def judge_estimate_against_oom(estimate: MemoryEstimate, oom: Any) -> Verdict:
+    """Does the estimate explain the OOM? It should reach what the process held plus what it asked for."""
+    held = getattr(oom, "process_in_use_mib", None) or getattr(oom, "allocated_mib", None)
+    if held is None:
+        return Verdict("estimate explains the OOM", Status.SKIP, message="the OOM message has no in-use figure")
+    needed = (held + (oom.requested_mib or 0.0)) / 1024.0
+    if estimate.total_gib >= needed:
+        return Verdict("estimate explains the OOM", Status.PASS, observed=round(estimate.total_gib, 2),
+                       threshold=round(needed, 2), unit="GiB",
+                       message="the job as configured needs at least what it held when it failed")  # fmt: skip
+    return Verdict(
+        "estimate explains the OOM",
+        Status.WARN,
+        observed=round(estimate.total_gib, 2),
+        threshold=round(needed, 2),
+        unit="GiB",
+        message="the estimate is below what the process held plus its last request",
+        next_step="check the config matches the job (batch, sequence length, ZeRO stage); look for a memory leak "
+        "(tensors kept across steps, growing caches) or a longer sequence in the failing batch",
+    )

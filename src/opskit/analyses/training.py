@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 
 RECORD_COLUMNS = [
@@ -46,7 +47,17 @@ RECORD_COLUMNS = [
     "samples_per_s",
     "timestamp",
 ]
-RANK_COLUMNS = ["rank", "file", "records", "first_step", "last_step", "last_loss", "last_record_at", "last_line_at"]
+RANK_COLUMNS = [
+    "rank",
+    "file",
+    "last_line",
+    "records",
+    "first_step",
+    "last_step",
+    "last_loss",
+    "last_record_at",
+    "last_line_at",
+]
 
 _NUM = r"[-+]?(?:nan|inf(?:inity)?|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?")
@@ -294,6 +305,29 @@ def find_nonfinite_loss(records: pd.DataFrame) -> pd.DataFrame:
     return records.loc[bad].reset_index(drop=True)
 
 
+def robust_z_scores(values: np.ndarray, *, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each value, the median of the previous ``window`` values and the robust z-score against them.
+
+    ``z = (x - median) / (1.4826 * MAD)`` with the MAD of the same window; NaN where fewer than
+    ``min_periods`` earlier values exist. Vectorised over full windows.
+    """
+    n = len(values)
+    medians = np.full(n, np.nan)
+    mads = np.full(n, np.nan)
+    for i in range(min(min_periods, n), min(window, n)):  # the first, partial windows
+        past = values[:i]
+        medians[i] = np.median(past)
+        mads[i] = np.median(np.abs(past - medians[i]))
+    if n > window:
+        windows = np.lib.stride_tricks.sliding_window_view(values[:-1], window)
+        med = np.median(windows, axis=1)
+        medians[window:] = med
+        mads[window:] = np.median(np.abs(windows - med[:, None]), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (values - medians) / (1.4826 * np.maximum(mads, 1e-12))
+    return medians, z
+
+
 def find_loss_spikes(records: pd.DataFrame, *, window: int = 50, z_threshold: float = 6.0) -> pd.DataFrame:
     """Loss spikes per rank: robust z = (loss - median) / (1.4826 * MAD) over the previous ``window`` losses.
 
@@ -303,18 +337,13 @@ def find_loss_spikes(records: pd.DataFrame, *, window: int = 50, z_threshold: fl
     """
     out = []
     min_periods = max(5, window // 4)
-    for _, group in records.loc[np.isfinite(records["loss"].to_numpy(dtype=float))].groupby("rank", sort=True):
+    finite = records.loc[np.isfinite(records["loss"].to_numpy(dtype=float))]
+    for _, group in finite.groupby("rank", sort=True):
         group = group.sort_values(["step", "line"])
-        prev = group["loss"].shift(1).rolling(window, min_periods=min_periods)
-        median = prev.median()
-        mad = (group["loss"].shift(1) - median).abs().rolling(window, min_periods=min_periods).median()
-        scale = 1.4826 * mad.clip(lower=1e-12)
-        z = (group["loss"] - median) / scale
-        mask = (z > z_threshold) & (group["loss"] > median * 1.10)
-        hit = group.loc[mask].copy()
-        hit["median"] = median[mask]
-        hit["robust_z"] = z[mask]
-        out.append(hit)
+        loss = group["loss"].to_numpy(dtype=float)
+        median, z = robust_z_scores(loss, window=window, min_periods=min_periods)
+        hit = (z > z_threshold) & (loss > median * 1.10)
+        out.append(group.loc[hit].assign(median=median[hit], robust_z=z[hit]))
     if not out:
         return records.iloc[0:0].assign(median=pd.Series(dtype=float), robust_z=pd.Series(dtype=float))
     return pd.concat(out).reset_index(drop=True)
@@ -332,6 +361,7 @@ def summarize_ranks(records: pd.DataFrame) -> pd.DataFrame:
             {
                 "rank": int(rank),
                 "file": last["file"],
+                "last_line": int(last["line"]),
                 "records": len(group),
                 "first_step": int(group["step"].min()),
                 "last_step": int(group["step"].max()),
@@ -430,3 +460,83 @@ def analyze_training(
         stall_factor=stall_factor,
         formats=tuple(sorted(records["format"].dropna().unique())),
     )
+
+
+def _evidence(row: pd.Series) -> str:
+    return f"{row['file']}:{row['line']} step {row['step']} loss {row['loss']}"
+
+
+def judge_training(result: TrainingResult) -> list[Verdict]:
+    """Verdicts, one per rank where ranks differ: progress, finite loss, spikes, stalls."""
+    out: list[Verdict] = []
+    lagging = set(result.lagging_ranks)
+    for row in result.ranks.itertuples(index=False):
+        rank = int(row.rank)
+        where = f"{row.file}:{row.last_line} (last record)"
+        if rank == result.first_stopped_rank:
+            status, message = Status.FAIL, f"stopped first: {result.stopped_first_reason}"
+            step = "read this rank's log around its last lines (and dmesg/host logs of its node): the others waited"
+        elif rank in lagging:
+            status, message, step = Status.WARN, "behind the furthest rank", "check whether this rank also stalled"
+        else:
+            status, message, step = Status.PASS, None, None
+        out.append(
+            Verdict("rank progress", status, subject=f"rank {rank}", observed=int(row.last_step),
+                    threshold=result.max_step, unit="step", evidence=where, next_step=step, message=message)
+        )  # fmt: skip
+    if result.nonfinite.empty:
+        out.append(Verdict("loss finite", Status.PASS, subject="all ranks", observed=0, threshold=0, unit="records"))
+    for rank, group in result.nonfinite.groupby("rank", sort=True):
+        first = group.sort_values(["step", "line"]).iloc[0]
+        out.append(
+            Verdict(
+                "loss finite",
+                Status.FAIL,
+                subject=f"rank {rank}",
+                observed=len(group),
+                threshold=0,
+                unit="NaN/inf records",
+                evidence=_evidence(first),
+                message=f"first non-finite loss at step {first['step']}",
+                next_step="inspect the batch at that step and the learning rate; lower the LR or enable gradient "
+                "clipping; resume from a checkpoint before the first NaN",
+            )
+        )
+    if result.spikes.empty:
+        out.append(Verdict("loss spikes", Status.PASS, subject="all ranks", observed=0, threshold=result.spike_z,
+                           unit="robust z"))  # fmt: skip
+    for rank, group in result.spikes.groupby("rank", sort=True):
+        worst = group.sort_values("robust_z").iloc[-1]
+        out.append(
+            Verdict(
+                "loss spikes",
+                Status.WARN,
+                subject=f"rank {rank}",
+                observed=round(float(worst["robust_z"]), 1),
+                threshold=result.spike_z,
+                unit="robust z",
+                evidence=_evidence(worst),
+                message=f"{len(group)} spike(s); worst at step {worst['step']} against a median of "
+                f"{worst['median']:.4g}",
+                next_step="look at the data of that step; recurring spikes call for a lower LR or gradient clipping",
+            )
+        )
+    if result.stalls.empty:
+        out.append(Verdict("stalls", Status.PASS, subject="all ranks", observed=0, threshold=result.stall_factor,
+                           unit="x median interval"))  # fmt: skip
+    for rank, group in result.stalls.groupby("rank", sort=True):
+        worst = group.sort_values("gap_s").iloc[-1]
+        out.append(
+            Verdict(
+                "stalls",
+                Status.WARN,
+                subject=f"rank {rank}",
+                observed=round(float(worst["gap_s"]), 1),
+                threshold=round(result.stall_factor * float(worst["median_s"]), 1),
+                unit="s",
+                evidence=f"{worst['file']}:{worst['line']} after step {worst['after_step']}",
+                message=f"{len(group)} gap(s) between records; the median interval is {worst['median_s']:.3g} s",
+                next_step="check the data loader, checkpoint saving and the host around that time",
+            )
+        )
+    return out

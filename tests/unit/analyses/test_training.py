@@ -6,6 +6,7 @@ import gzip
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,6 +17,7 @@ from opskit.analyses.training import (
     rank_from_line,
     rank_from_path,
     read_training_logs,
+    robust_z_scores,
 )
 from opskit.errors import InputError
 
@@ -160,3 +162,24 @@ def test_missing_path_and_empty_logs_raise_input_errors(tmp_path):
     empty.write_text("")
     with pytest.raises(InputError):
         analyze_training(read_training_logs(empty))
+
+
+def test_robust_z_matches_a_plain_loop_over_previous_windows():
+    rng = np.random.default_rng(7)
+    values = 5 * np.exp(-np.arange(200) / 40) + rng.normal(0, 0.05, 200)
+    medians, z = robust_z_scores(values, window=30, min_periods=8)
+    for i in (8, 29, 30, 31, 150, 199):
+        past = values[max(0, i - 30) : i]
+        med = np.median(past)
+        mad = np.median(np.abs(past - med))
+        assert medians[i] == pytest.approx(med)
+        assert z[i] == pytest.approx((values[i] - med) / (1.4826 * mad))
+    assert np.isnan(z[:8]).all()
+
+
+def test_spike_on_a_falling_curve_is_found_against_the_recent_window():
+    steps = np.arange(1, 301)
+    losses = 2 + 6 * np.exp(-steps / 60)
+    losses[200] *= 2.5
+    frame = pd.DataFrame({"rank": 0, "step": steps, "line": steps, "loss": losses})
+    assert list(find_loss_spikes(frame)["step"]) == [201]
