@@ -1,0 +1,129 @@
+"""Drift over time: the current data cut into windows (day, week, month, or N equal chunks).
+
+:func:`psi_trend` gives the PSI of every feature per window against the same reference bins, so a
+slow drift shows as a rising line well before the overall PSI crosses 0.2.
+:func:`trend_verdicts` flags a feature whose PSI is rising and whose latest window is already at
+the watch level while the whole current set is not yet in drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from opskit.analyses.drift_counts import CurrentCounts
+from opskit.analyses.drift_methods import PSI_WATCH, classify_psi, psi_from_counts
+from opskit.analyses.drift_profile import ReferenceProfile
+from opskit.checks import Status, Verdict
+from opskit.errors import InputError
+
+CHECK_TREND = "drift trend"
+_FREQ = {"day": "D", "week": "W-SUN", "month": "MS", "hour": "h"}
+
+
+def split_windows(
+    frame: pd.DataFrame, *, timestamp: str | None = None, window: str | int = "week"
+) -> list[tuple[str, pd.Timestamp | None, pd.DataFrame]]:
+    """``(label, start, rows)`` per window, in time order.
+
+    ``window`` is ``"hour"``, ``"day"``, ``"week"`` (weeks run Monday to Sunday), ``"month"``, or a
+    number N of equal chunks by row order (after sorting by ``timestamp`` when given). Calendar
+    windows need ``timestamp``.
+    """
+    chunks = _as_chunks(window)
+    if timestamp is not None:
+        if timestamp not in frame.columns:
+            raise InputError("timestamp column not in the current data", column=timestamp,
+                             hint="columns: " + ", ".join(map(str, frame.columns[:30])))  # fmt: skip
+        ts = pd.to_datetime(frame[timestamp], errors="coerce", utc=True)
+        if ts.isna().all():
+            raise InputError("timestamp column has no readable times", column=timestamp,
+                             hint="use ISO 8601 text or a datetime column")  # fmt: skip
+        frame = frame.assign(**{timestamp: ts}).sort_values(timestamp, kind="stable")
+    if chunks is not None:
+        out = []
+        for i, idx in enumerate(np.array_split(np.arange(len(frame)), chunks)):
+            part = frame.iloc[idx]
+            start = part[timestamp].iloc[0] if timestamp is not None and len(part) else None
+            out.append((f"chunk {i + 1}", start, part))
+        return out
+    if timestamp is None:
+        raise InputError(f"window {window!r} needs a timestamp column", hint="set timestamp, or use a number of chunks")
+    freq = _FREQ.get(str(window).lower())
+    if freq is None:
+        raise InputError(f"unknown window {window!r}", hint="use hour, day, week, month, or a number of chunks")
+    periods = frame[timestamp].dt.tz_localize(None).dt.to_period(freq)
+    out = []
+    for period, part in frame.groupby(periods, sort=True):
+        start = period.start_time
+        label = start.strftime("%Y-%m-%d") if freq != "h" else start.strftime("%Y-%m-%d %H:00")
+        out.append((label, start, part))
+    return out
+
+
+def _as_chunks(window: str | int) -> int | None:
+    if isinstance(window, int) or str(window).strip().isdigit():
+        n = int(window)
+        if n < 1:
+            raise InputError(f"number of chunks must be at least 1, got {n}")
+        return n
+    return None
+
+
+def psi_trend(
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    *,
+    timestamp: str | None = None,
+    window: str | int = "week",
+    features: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """PSI per feature per window: columns ``window``, ``start``, ``rows``, ``feature``, ``psi``, ``level``."""
+    names = list(features) if features is not None else [n for n, f in profile.features.items() if f.comparable]
+    rows = []
+    for label, start, part in split_windows(current, timestamp=timestamp, window=window):
+        counted = CurrentCounts(profile)
+        counted.add(part[[c for c in names if c in part.columns]])
+        for name in names:
+            fc = counted.features.get(name)
+            if fc is None or fc.error or name not in counted.columns_seen or not len(part):
+                continue
+            psi = psi_from_counts(np.asarray(profile.features[name].counts), fc.counts)
+            rows.append(
+                {"window": label, "start": start, "rows": len(part), "feature": name, "psi": psi,
+                 "level": classify_psi(psi)}
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=["window", "start", "rows", "feature", "psi", "level"])
+
+
+def trend_verdicts(trend: pd.DataFrame, *, overall_status: dict[str, Status], min_windows: int = 3) -> list[Verdict]:
+    """WARN for a feature not already in drift whose PSI rises across windows and reached the watch level.
+
+    Rising: the least-squares slope of PSI over window index is positive and the last window's PSI
+    is the highest of the first half's by more than half the watch level.
+    """
+    out = []
+    for name, part in trend.groupby("feature", sort=True):
+        if len(part) < min_windows or overall_status.get(name) == Status.FAIL:
+            continue
+        psi = part["psi"].to_numpy()
+        slope = float(np.polyfit(np.arange(len(psi)), psi, 1)[0])
+        first_half = psi[: max(1, len(psi) // 2)].max()
+        if slope > 0 and psi[-1] >= PSI_WATCH and psi[-1] - first_half > PSI_WATCH / 2:
+            out.append(
+                Verdict(
+                    CHECK_TREND,
+                    Status.WARN,
+                    subject=str(name),
+                    observed=round(float(psi[-1]), 4),
+                    threshold=PSI_WATCH,
+                    unit="PSI",
+                    evidence="PSI per window: "
+                    + ", ".join(f"{w} {p:.3f}" for w, p in zip(part["window"], psi, strict=True)),
+                    message=f"rising by {slope:.3f} PSI per window",
+                    next_step="a slow drift: find what changes upstream before it crosses 0.2",
+                )
+            )
+    return out

@@ -1,0 +1,144 @@
+"""Read reference and current tables: Parquet (a file or a folder of files), CSV, JSON lines.
+
+Columns come back as they are in the file (no statistics here). :func:`read_table` returns a whole
+table as a DataFrame; :func:`iter_batches` yields Arrow record batches of at most ``batch_rows``
+rows, reading only the named columns, so memory stays bounded however large the file is.
+
+Formats are chosen by suffix: ``.parquet``/``.pq`` (or a folder of them), ``.csv`` (``.csv.gz``
+too), ``.jsonl``/``.ndjson``/``.json`` (one JSON object per line).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as pa_ds
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from opskit.errors import InputError
+
+_FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_HINT = "use a .parquet file (or a folder of them), a .csv file, or a .jsonl file with one JSON object per line"
+
+
+def table_format(path: str | os.PathLike[str]) -> str:
+    """``"parquet"``, ``"csv"`` or ``"jsonl"`` from the path (a folder is a Parquet data set)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found", path=p, hint="check the path (sample data: sample:NAME)")
+    if p.is_dir():
+        return "parquet"
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst") and len(suffixes) > 1:
+        suffixes = suffixes[:-1]
+    fmt = _FORMATS.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        raise InputError(f"unknown table format {p.suffix!r}", path=p, hint=_HINT)
+    return fmt
+
+
+def _dataset(path: Path, fmt: str) -> pa_ds.Dataset:
+    if fmt == "parquet":
+        return pa_ds.dataset(path, format="parquet")
+    return pa_ds.dataset(path, format="csv")
+
+
+def table_columns(path: str | os.PathLike[str]) -> list[str]:
+    """The column names of a table, read from its schema (Parquet) or its first rows."""
+    p = Path(path)
+    fmt = table_format(p)
+    try:
+        if fmt == "jsonl":
+            first = next(iter_batches(p, batch_rows=1000), None)
+            return [] if first is None else list(first.schema.names)
+        return list(_dataset(p, fmt).schema.names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read the table: {exc}", path=p, hint=_HINT) from None
+
+
+def _check_columns(path: Path, available: Sequence[str], columns: Sequence[str] | None) -> None:
+    if columns is None:
+        return
+    missing = [c for c in columns if c not in set(available)]
+    if missing:
+        raise InputError(
+            f"column(s) not in the table: {', '.join(missing)}",
+            path=path,
+            column=missing[0],
+            hint="columns present: " + ", ".join(available[:30]),
+        )
+
+
+def read_table(path: str | os.PathLike[str], *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The whole table (or the named ``columns``) as a DataFrame."""
+    p = Path(path)
+    fmt = table_format(p)
+    try:
+        if fmt == "parquet":
+            if columns is not None:
+                _check_columns(p, table_columns(p), columns)
+            return pq.read_table(p, columns=list(columns) if columns is not None else None).to_pandas()
+        table = pa_csv.read_csv(p) if fmt == "csv" else pa_json.read_json(p)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read the table: {exc}", path=p, hint=_HINT) from None
+    if columns is not None:
+        _check_columns(p, table.schema.names, columns)
+        table = table.select(list(columns))
+    return table.to_pandas()
+
+
+def iter_batches(
+    path: str | os.PathLike[str], *, columns: Sequence[str] | None = None, batch_rows: int = 1_000_000
+) -> Iterator[pa.RecordBatch]:
+    """Arrow record batches of at most ``batch_rows`` rows, only the named ``columns``.
+
+    Parquet is read row group by row group, CSV block by block; JSON lines are parsed in blocks
+    of bytes, so peak memory is a few batches, not the file.
+    """
+    p = Path(path)
+    fmt = table_format(p)
+    try:
+        if fmt == "parquet":
+            ds = pa_ds.dataset(p, format="parquet")
+            _check_columns(p, ds.schema.names, columns)
+            yield from ds.to_batches(columns=list(columns) if columns is not None else None, batch_size=batch_rows)
+        elif fmt == "csv":
+            reader = pa_csv.open_csv(p, read_options=pa_csv.ReadOptions(block_size=64 << 20))
+            _check_columns(p, reader.schema.names, columns)
+            for batch in reader:
+                yield from _select_split(batch, columns, batch_rows)
+        else:
+            for chunk in pd.read_json(p, lines=True, chunksize=batch_rows):
+                _check_columns(p, [str(c) for c in chunk.columns], columns)
+                batch = pa.RecordBatch.from_pandas(chunk, preserve_index=False)
+                yield from _select_split(batch, columns, batch_rows)
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        raise InputError(f"cannot read the table: {exc}", path=p, hint=_HINT) from None
+
+
+def _select_split(batch: pa.RecordBatch, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    if columns is not None:
+        batch = batch.select(list(columns))
+    for start in range(0, batch.num_rows, batch_rows):
+        yield batch.slice(start, batch_rows)
+
+
+def count_rows(path: str | os.PathLike[str]) -> int | None:
+    """Rows in a Parquet table from its metadata (no data read); None for other formats."""
+    p = Path(path)
+    if table_format(p) != "parquet":
+        return None
+    return int(pa_ds.dataset(p, format="parquet").count_rows())

@@ -1,0 +1,80 @@
+"""Reading reference/current tables: formats, columns, chunks, and errors that name the file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from opskit.analyses.drift import analyze_drift
+from opskit.analyses.drift_counts import CurrentCounts
+from opskit.analyses.drift_profile import build_profile
+from opskit.checks import Status
+from opskit.errors import InputError
+from opskit.sources.datasets import count_rows, iter_batches, read_table, table_columns, table_format
+
+
+@pytest.fixture
+def drift_dir(fixtures):
+    return fixtures / "drift"
+
+
+def test_formats_by_suffix(drift_dir, tmp_path):
+    assert table_format(drift_dir / "reference_small.csv") == "csv"
+    assert table_format(drift_dir / "current_unseen_city.jsonl") == "jsonl"
+    (tmp_path / "part").mkdir()
+    assert table_format(tmp_path / "part") == "parquet"
+    with pytest.raises(InputError) as info:
+        table_format(drift_dir / "reference_wrong_suffix.txt")
+    assert info.value.path.endswith("reference_wrong_suffix.txt")
+    with pytest.raises(InputError) as info:
+        read_table(tmp_path / "absent.parquet")
+    assert "not found" in info.value.reason
+
+
+def test_read_csv_and_jsonl(drift_dir):
+    ref = read_table(drift_dir / "reference_small.csv")
+    assert list(ref.columns) == ["amount", "city", "flag"]
+    assert ref["flag"].dtype == bool
+    cur = read_table(drift_dir / "current_unseen_city.jsonl")
+    assert cur["amount"].isna().sum() == 1
+    assert table_columns(drift_dir / "current_unseen_city.jsonl") == ["amount", "city", "flag"]
+    result = analyze_drift(ref, cur, companions=())
+    assert result.feature("city").unseen == {"lisbon": 1}
+
+
+def test_text_in_numeric_csv_becomes_an_error_row(drift_dir):
+    ref = read_table(drift_dir / "reference_small.csv")
+    cur = read_table(drift_dir / "current_text_in_numeric.csv")
+    result = analyze_drift(ref, cur, companions=())
+    assert result.feature("amount").status == Status.ERROR
+    assert "'timeout'" in result.feature("amount").reason
+
+
+def test_missing_columns_are_named(drift_dir):
+    with pytest.raises(InputError) as info:
+        read_table(drift_dir / "reference_small.csv", columns=["amount", "income"])
+    assert info.value.column == "income"
+
+
+def test_parquet_batches_are_bounded_and_complete(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=10_000), "y": rng.integers(0, 5, 10_000), "z": "a"})
+    path = tmp_path / "cur.parquet"
+    frame.to_parquet(path, row_group_size=3000)
+    batches = list(iter_batches(path, columns=["x", "y"], batch_rows=2000))
+    assert all(b.num_rows <= 2000 for b in batches)
+    assert sum(b.num_rows for b in batches) == 10_000
+    assert batches[0].schema.names == ["x", "y"]
+    assert count_rows(path) == 10_000
+    profile = build_profile(frame[["x", "y"]])
+    chunked = CurrentCounts(profile).add_all(iter_batches(path, columns=["x", "y"], batch_rows=2000))
+    whole = CurrentCounts(profile)
+    whole.add(frame[["x", "y"]])
+    assert chunked.features["x"].counts.tolist() == whole.features["x"].counts.tolist()
+    assert chunked.features["y"].counts.tolist() == whole.features["y"].counts.tolist()
+
+
+def test_csv_batches(drift_dir):
+    batches = list(iter_batches(drift_dir / "reference_small.csv", columns=["amount"], batch_rows=3))
+    assert [b.num_rows for b in batches] == [3, 1]
