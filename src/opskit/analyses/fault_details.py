@@ -171,7 +171,7 @@ def _oom_suggestion(kind: str, oom: dict[str, Any]) -> str:
         )
     if kind == "fragmentation" and not oom["expandable"]:
         return (
-            f"{oom['reserved_unallocated']:,.0f} MiB is reserved by PyTorch but unallocated (fragmentation): "
+            f"{oom['reserved_unallocated']:,.0f} MiB is reserved by PyTorch but unallocated: "
             "set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
         )
     if kind == "fragmentation":

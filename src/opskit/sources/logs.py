@@ -293,3 +293,89 @@ def read_excerpt(
         out = []
     out += [(i, decode_line(t.rstrip(b"\r"))) for i, t in enumerate(post[: after + 1])]
     return out
+
+
+# ---------------------------------------------------------------- evidence preservation
+
+MANIFEST = "manifest.json"
+CHECKSUMS = "SHA256SUMS"
+
+
+def _copy_with_sha256(src: Path, dst: Path) -> tuple[int, str]:
+    import hashlib
+
+    digest = hashlib.sha256()
+    size = 0
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(1 << 20):
+            digest.update(chunk)
+            fout.write(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def preserve_evidence(
+    sources: Iterable[LogSource], folder: str | os.PathLike[str], *, extra: dict | None = None
+) -> Path:
+    """Copy the logs into an incident folder with SHA-256 checksums and a manifest; return the manifest.
+
+    Layout: ``logs/`` (the copies, relative to the logs' common folder), ``SHA256SUMS`` (the
+    ``sha256sum -c`` format) and ``manifest.json`` (original path, copy, size, SHA-256, modification
+    time and rank of each file, plus ``extra``: the findings). A folder that already holds a manifest
+    is refused, so earlier evidence is never overwritten.
+    """
+    import json
+    import shutil
+    import socket
+    from datetime import UTC, datetime
+
+    from opskit import __version__
+
+    target = Path(folder).expanduser()
+    if (target / MANIFEST).exists():
+        raise InputError(
+            "this incident folder already holds evidence",
+            path=target,
+            hint="choose a new folder for --keep; evidence is never overwritten",
+        )
+    files = [s for s in sources if s.path is not None]
+    if not files:
+        raise InputError("no log file to keep", hint="pass log files or folders (standard input is saved by the CLI)")
+    parents = [str(s.path.resolve().parent) for s in files]  # type: ignore[union-attr]
+    common = Path(os.path.commonpath(parents)) if len(set(parents)) > 1 else Path(parents[0])
+    entries = []
+    for s in files:
+        src = s.path.resolve()  # type: ignore[union-attr]
+        rel = Path("logs") / src.relative_to(common)
+        dst = target / rel
+        if dst.exists():
+            rel = rel.with_name(f"{len(entries)}-{rel.name}")
+            dst = target / rel
+        size, sha = _copy_with_sha256(src, dst)
+        shutil.copystat(src, dst)
+        entries.append(
+            {
+                "original": str(src),
+                "copy": rel.as_posix(),
+                "bytes": size,
+                "sha256": sha,
+                "modified_at": datetime.fromtimestamp(src.stat().st_mtime, UTC).isoformat(),
+                "rank": s.rank,
+                "compressed": s.compressed,
+            }
+        )
+    manifest = {
+        "kind": "opskit incident evidence",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "opskit_version": __version__,
+        "host": socket.gethostname(),
+        "files": entries,
+        **(extra or {}),
+    }
+    sums = "".join(f"{e['sha256']}  {e['copy']}\n" for e in entries)
+    for name, text in ((CHECKSUMS, sums), (MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")):
+        tmp = target / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target / name)
+    return target / MANIFEST
