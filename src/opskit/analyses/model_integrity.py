@@ -540,3 +540,67 @@ def shard_verdicts(results: Iterable[ShardSetResult]) -> list[Verdict]:
                 )
             )
     return out
+
+
+# -------------------------------------------------------------------------------------------- format
+def format_verdicts(infos: Iterable, names: Mapping | None = None) -> list[Verdict]:
+    """One ``format`` verdict per inspected file (:class:`opskit.sources.model_files.ModelFileInfo`):
+    FAIL when the structure is damaged or the file is not a model at all (HTML, LFS pointer, empty)."""
+    out = []
+    for info in infos:
+        subject = (names or {}).get(info.path, info.path.name)
+        what = info.format.value
+        if info.problem:
+            out.append(
+                Verdict(
+                    "format",
+                    Status.FAIL,
+                    subject=subject,
+                    observed=what,
+                    threshold="a loadable model file",
+                    evidence=_format_evidence(info),
+                    message=info.problem,
+                    next_step=info.fix,
+                )
+            )
+        elif not info.format.is_model:
+            out.append(
+                Verdict(
+                    "format",
+                    Status.FAIL,
+                    subject=subject,
+                    observed=what,
+                    threshold="a loadable model file",
+                    message=f"{what} with a model file name",
+                    next_step="fetch the real file from the source",
+                )
+            )
+        else:
+            out.append(Verdict("format", Status.PASS, subject=subject, observed=what, evidence=_format_evidence(info)))
+    return out
+
+
+def _format_evidence(info) -> str:
+    d = info.details
+    parts = [f"{info.size_bytes:,} bytes"]
+    if "tensor_count" in d:
+        parts.append(f"{d['tensor_count']} tensors")
+    if "header_length" in d:
+        parts.append(f"header {d['header_length']:,} bytes")
+    if "entries" in d:
+        parts.append(f"{d['entries']} zip entries")
+    if d.get("storages") is not None:
+        parts.append(f"{d['storages']} storages")
+    if d.get("torch_legacy"):
+        parts.append("legacy torch.save format")
+    if "ir_version" in d:
+        parts.append(
+            f"ONNX ir_version {d['ir_version']}" + (f", {d['producer_name']}" if d.get("producer_name") else "")
+        )
+    if d.get("lfs_sha256"):
+        parts.append(f"LFS oid sha256:{d['lfs_sha256']}, size {d.get('lfs_size_bytes')}")
+    if d.get("title"):
+        parts.append(f"<title>{d['title']}</title>")
+    if "expected_size_bytes" in d and d["expected_size_bytes"] != info.size_bytes:
+        parts.append(f"header implies {d['expected_size_bytes']:,} bytes")
+    return "; ".join(parts)
