@@ -1,0 +1,169 @@
+"""The Prometheus reader against a small in-process HTTP server speaking the query_range API."""
+
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pandas as pd
+import pytest
+
+from opskit.errors import OpskitError
+from opskit.sources.prometheus import (
+    MAX_POINTS_PER_SERIES,
+    PrometheusError,
+    build_query,
+    parse_duration,
+    promql_duration,
+    query_range,
+    read_prometheus_gpus,
+    split_range,
+)
+
+LABELS = {"gpu": "0", "UUID": "GPU-a", "Hostname": "n1", "modelName": "NVIDIA L4", "job": "dcgm-exporter"}
+
+
+class FakePrometheus(BaseHTTPRequestHandler):
+    """Answers each query with one series per GPU: value = base + k for the k-th step."""
+
+    requests: list[dict] = []  # noqa: RUF012
+    mode = "ok"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, code, payload):
+        body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        params = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+        type(self).requests.append(params)
+        start, end, step = float(params["start"]), float(params["end"]), float(params["step"])
+        n = round((end - start) / step) + 1
+        if n > MAX_POINTS_PER_SERIES + 1:
+            return self._send(400, {"status": "error", "errorType": "bad_data", "error": "exceeded maximum resolution"})
+        if self.mode == "bad":
+            return self._send(400, {"status": "error", "errorType": "bad_data", "error": 'parse error: unexpected "}"'})
+        if self.mode == "html":
+            return self._send(200, b"<html>login</html>")
+        if self.mode == "empty" or ("DCGM_FI_PROF" in params["query"]):
+            return self._send(200, {"status": "success", "data": {"resultType": "matrix", "result": []}})
+        base = {"GPU_UTIL": 50.0, "FB_USED": 1000.0, "FB_FREE": 22034.0, "POWER": 40.0}
+        metric = next((v for k, v in base.items() if k in params["query"]), 0.0)
+        counting = params["query"].startswith("count_over_time")
+        if counting:
+            metric = 240.0
+        result = []
+        for gpu in ("0", "1"):
+            values = [[start + k * step, str(metric if counting else metric + k + int(gpu))] for k in range(n)]
+            result.append({"metric": {**LABELS, "gpu": gpu, "UUID": f"GPU-{gpu}"}, "values": values})
+        return self._send(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
+
+
+@pytest.fixture
+def server():
+    FakePrometheus.requests = []
+    FakePrometheus.mode = "ok"
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_hourly_aggregates_one_row_per_gpu_per_window(server):
+    df = read_prometheus_gpus(server, "2026-11-16", "2026-11-17", step="1h")
+    assert len(df) == 2 * 24
+    g0 = df[df["gpu"] == 0].reset_index(drop=True)
+    assert g0["timestamp"].iloc[0] == pd.Timestamp("2026-11-16 00:00", tz="UTC")  # window start
+    assert g0["timestamp"].iloc[-1] == pd.Timestamp("2026-11-16 23:00", tz="UTC")
+    assert g0["util_pct"].tolist()[:3] == [50.0, 51.0, 52.0]
+    assert g0["mem_total_mib"].iloc[0] == 1000.0 + 22034.0
+    assert (df["interval_s"] == 3600).all() and (df["samples"].iloc[0] == 240.0)
+    assert g0["present_s"].iloc[0] == 3600.0  # the fullest window defines the scrape interval
+    assert "job" not in df.columns  # the scrape job is not a workload
+    info = df.attrs["prometheus"]
+    assert info.points == len(info.queries) * 2 * 24 - 2 * 2 * 24  # the two PROF metrics are empty here
+    assert info.series == 2
+    first = FakePrometheus.requests[0]
+    assert first["query"] == "avg_over_time(DCGM_FI_DEV_GPU_UTIL[1h])"
+    assert float(first["start"]) == pd.Timestamp("2026-11-16 00:59:59.999", tz="UTC").timestamp()
+
+
+def test_long_ranges_are_split_under_the_points_limit(server):
+    result = query_range(server, "DCGM_FI_DEV_GPU_UTIL", "2026-11-16", "2026-11-23", "15s")
+    n = 7 * 86400 // 15 + 1
+    assert result.requests == -(-n // MAX_POINTS_PER_SERIES)
+    assert result.points == 2 * n
+    _labels, ts, _values = result.series[0]
+    assert len(ts) == n and (pd.Series(ts).diff().dropna() == 15).all()  # chunks join without gaps or overlaps
+
+
+def test_selector_goes_into_the_query(server):
+    read_prometheus_gpus(server, "2026-11-16", "2026-11-16T02:00", step="5m", selector='cluster="a"')
+    assert FakePrometheus.requests[0]["query"] == 'avg_over_time(DCGM_FI_DEV_GPU_UTIL{cluster="a"}[5m])'
+
+
+def test_bad_query_carries_the_server_error(server):
+    FakePrometheus.mode = "bad"
+    with pytest.raises(PrometheusError) as err:
+        query_range(server, "rate(x[5m]", "2026-11-16", "2026-11-17", "1h")
+    assert err.value.kind == "bad_query" and err.value.status_code == 400
+    assert err.value.server_error == 'parse error: unexpected "}"'
+    assert err.value.query == "rate(x[5m]"
+
+
+def test_empty_result(server):
+    FakePrometheus.mode = "empty"
+    with pytest.raises(PrometheusError) as err:
+        read_prometheus_gpus(server, "2026-11-16", "2026-11-17")
+    assert err.value.kind == "empty" and err.value.hint
+
+
+def test_not_prometheus(server):
+    FakePrometheus.mode = "html"
+    with pytest.raises(PrometheusError) as err:
+        query_range(server, "up", "2026-11-16", "2026-11-17", "1h")
+    assert err.value.kind == "server"
+
+
+def test_unreachable_server():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(PrometheusError) as err:
+        query_range(f"http://127.0.0.1:{port}", "up", "2026-11-16", "2026-11-17", "1h", timeout=5)
+    assert err.value.kind == "unreachable" and "/-/ready" in err.value.hint
+
+
+def test_range_shorter_than_a_step():
+    with pytest.raises(OpskitError):
+        read_prometheus_gpus("http://127.0.0.1:9", "2026-11-16T00:00", "2026-11-16T00:30", step="1h")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("5m", 300), ("1h30m", 5400), ("15s", 15), (60, 60)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_durations_and_queries():
+    assert promql_duration(3600) == "1h" and promql_duration(300) == "5m" and promql_duration(0.5) == "500ms"
+    assert build_query("M", 300, aggregation="max") == "max_over_time(M[5m])"
+    assert build_query("M", 300, aggregation="count", selector='a="b"') == 'count_over_time(M{a="b"}[5m])'
+    with pytest.raises(OpskitError, match="unknown aggregation"):
+        build_query("M", 300, aggregation="median")
+    with pytest.raises(OpskitError):
+        parse_duration("soon")
+
+
+def test_split_range_covers_every_step_once():
+    chunks = split_range(0, 25 * 10, 10, max_points=10)
+    assert chunks == [(0, 90), (100, 190), (200, 250)]
