@@ -12,7 +12,7 @@ The fleet (44 GPUs, five teams, three GPU models):
 |---|---|---|---|
 | ``train-h100-01`` | 8 x H100 80GB | llm | pre-training, long runs with short restarts |
 | ``train-h100-02`` | 8 x H100 80GB | llm | same; **stalled job** in 2026-W48 (util ~100 %, power and SM activity low) |
-| ``train-a100-01`` | 8 x A100 80GB | vision | checkpointed training jobs of a few hours |
+| ``train-a100-01`` | 8 x A100 80GB | vision | checkpointed training: a steady queue on 4 GPUs, bursty sweeps on 4 |
 | ``infer-l4-01/02`` | 2 x 4 x L4 | search | online serving, diurnal; **data gap** on ``infer-l4-02`` in W48 |
 | ``infer-a100-01`` | 4 x A100 80GB | recsys | serving a small model on big GPUs: the **underused team** |
 | ``resv-h100-03`` | 8 x H100 80GB | nlp | fine-tuning in W47, then an **idle reservation** for all of W48 |
@@ -137,7 +137,10 @@ def _llm(ts, rng, gpus, host) -> _Load:
 
 
 def _vision(ts, rng, gpus, host) -> _Load:
-    return _training(ts, rng, gpus, "detector-v5-train", (3, 10), 84.0)
+    # GPUs 0-3: a steady queue of 4-GPU jobs; GPUs 4-7: bursty experiments with hours-long pauses
+    steady = _training(ts, rng, gpus // 2, "detector-v5-train", (3, 10), 84.0)
+    bursty = _training(ts, rng, gpus - gpus // 2, "detector-v5-sweep", (1.5, 4), 80.0, gap_min=(170, 235))
+    return _Load(*(np.concatenate([a, b]) for a, b in zip(vars(steady).values(), vars(bursty).values(), strict=True)))
 
 
 def _diurnal(ts: pd.DatetimeIndex, low: float, high: float, peak_hour: float = 16.0) -> np.ndarray:
