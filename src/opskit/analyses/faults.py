@@ -17,7 +17,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from opskit.analyses.fault_details import (
 from opskit.errors import InputError
 from opskit.privacy import mask
 from opskit.sources.logs import (
+    BLOCK_BYTES,
     LogSource,
     Skipped,
     decode_line,
@@ -421,14 +422,16 @@ class _FileScan:
         self.findings.append((finding, stated or ts is None, offset))
 
 
-def _scan_source(source: LogSource, catalogue: Catalogue, engine, counts: Counter) -> tuple[_FileScan, int, int]:
+def _scan_source(
+    source: LogSource, catalogue: Catalogue, engine, counts: Counter, block_bytes: int = BLOCK_BYTES
+) -> tuple[_FileScan, int, int]:
     state = _FileScan(source, catalogue, counts)
     line_no = 1
     nbytes = 0
     ends_with_newline = True
     stream = source.open()
     try:
-        for region in iter_regions(stream):
+        for region in iter_regions(stream, block_bytes=block_bytes):
             data, start, end = region.data, region.start, region.end
             nbytes += end - start
             ends = engine.match_ends(data, start, end)
@@ -461,30 +464,55 @@ def _enrich(state: _FileScan, default_year: int, expected_ranks: set[int]) -> li
         if f.timestamp is not None and not stated:
             ts, _ = parse_timestamp(f.text, default_year=default_year)
             f = replace(f, timestamp=ts)
-        needs_block = "Root Cause (first observed failure)" in f.text or re.search(r"exitcode\s*:", f.text)
-        if f.timestamp is None or needs_block:
+        root_block = "Root Cause (first observed failure)" in f.text
+        entry_line = _EXIT_FIELD.match(f.text) is not None
+        if f.timestamp is None or root_block or entry_line:
             try:
                 lines = read_excerpt(state.source, offset, before=_CONTEXT_LINES, after=_CONTEXT_LINES)
             except OSError:
                 lines = []
+            if root_block or entry_line:
+                f = _torchrun_context(f, lines, root_block, default_year)
             if f.timestamp is None:
                 for _, text in reversed([x for x in lines if x[0] <= 0]):
                     ts, _ = parse_timestamp(text, default_year=default_year)
                     if ts is not None:
                         f = replace(f, timestamp=ts, details={**f.details, "timestamp_from": "a line before"})
                         break
-            if needs_block and lines:
-                block = parse_torchrun_failure([t for _, t in lines])
-                failure = block.root_cause or (block.failures[0] if block.failures else None)
-                if failure is not None:
-                    details = {**f.details, "torchrun": block.to_dict()}
-                    if block.record_hint:
-                        details["hint"] = block.record_hint
-                    f = replace(f, details=details, rank=failure.rank if failure.rank is not None else f.rank)
         if f.fault == "nccl_timeout" and expected_ranks and "ranks" in f.details:
             f = replace(f, details={**f.details, "expected_ranks": sorted(expected_ranks)})
         out.append(f)
     return out
+
+
+_EXIT_FIELD = re.compile(r"^(?:\[\w+\]:)?\s*exitcode\s*:")
+
+
+def _torchrun_context(f: Finding, lines: list[tuple[int, str]], root_block: bool, default_year: int) -> Finding:
+    """Rank, time and the @record hint of a finding inside torchrun's failure report."""
+    if root_block:
+        block = parse_torchrun_failure([t for i, t in lines if i >= 0])
+        entry = block.root_cause
+        details = {**f.details, "torchrun": block.to_dict()}
+        if block.record_hint:
+            details["hint"] = block.record_hint
+    else:  # an ``exitcode : -9`` line: its entry starts a few lines above
+        start = max((i for i, t in lines if i <= 0 and re.match(r"^\s*\[\d+\]:\s*$", t)), default=None)
+        if start is None:
+            return f
+        end = min((i for i, t in lines if i > 0 and not re.match(r"^\s+\w+\s*:", t)), default=len(lines))
+        block = parse_torchrun_failure(["Failures:", *(t for i, t in lines if start <= i < end)])
+        entry = block.failures[0] if block.failures else None
+        details = {**f.details, "torchrun_entry": asdict(entry) if entry else None}
+    if entry is None:
+        return f
+    ts = parse_timestamp(entry.time or "", default_year=default_year)[0]
+    return replace(
+        f,
+        details=details,
+        rank=entry.rank if entry.rank is not None else f.rank,
+        timestamp=ts if ts is not None else f.timestamp,
+    )
 
 
 _MAX_TS = pd.Timestamp.max.tz_localize("UTC")
@@ -539,11 +567,13 @@ def scan(
     *,
     catalogue: Catalogue | str | os.PathLike[str] | None = None,
     engine: str | None = None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> ScanResult:
     """Scan logs for every fault class of the catalogue and rank the findings.
 
     ``paths``: a file, a directory (read recursively), a ``.gz`` file, ``-`` for stdin, or a list
     of them. ``engine``: ``"hyperscan"`` or ``"re"`` (default: Hyperscan when installed).
+    ``block_bytes``: how much is read and searched at a time (memory is about twice this).
     A missing path raises :class:`InputError`; so does a set of inputs with nothing readable
     (every file binary or unreadable). Memory stays bounded whatever the logs' size.
     """
@@ -564,7 +594,7 @@ def scan(
     states: list[tuple[_FileScan, int, int]] = []
     for source in sources:
         try:
-            states.append(_scan_source(source, cat, eng, counts))
+            states.append(_scan_source(source, cat, eng, counts, block_bytes))
         except (OSError, EOFError) as exc:
             skipped.append(Skipped(source.name, f"unreadable: {exc}"))
     years = [f.timestamp.year for st, _, _ in states for f, stated, _ in st.findings if stated and f.timestamp]
