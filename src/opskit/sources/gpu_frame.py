@@ -21,8 +21,9 @@ column                 dtype                       meaning
 ``job``                str (optional)              the workload (training run, batch job), not Prometheus' job
 =====================  ==========================  ===========================================
 
-Readers may add further columns (``pci_bus_id``, ``container``, ``interval_s``, ``samples``); they
-are kept. Missing readings are NaN, never zero.
+Readers may add further columns; they are kept. ``interval_s``, where present, is the seconds a row
+stands for (readers that aggregate, like the Prometheus one, set it; otherwise each row stands for
+the sampling interval). Missing readings are NaN, never zero.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from opskit.errors import InputError
 from opskit.sources.datasets import read_table, table_columns
 from opskit.sources.gpu_frame import FRAME_COLUMNS, REQUIRED_COLUMNS, validate_gpu_frame
 
-_EXTRA = ("interval_s", "samples", "present_s", "pci_bus_id", "container", "mem_free_mib")
+_EXTRA = ("interval_s", "samples", "window_s", "pci_bus_id", "container", "mem_free_mib")
 
 
 def _epoch(values: pd.Series) -> pd.Series:

@@ -10,8 +10,9 @@ request asks for more than 11,000 points per series (Prometheus answers HTTP 400
 
 Windows: each row covers ``[timestamp, timestamp + step)``. The query is evaluated 1 ms before the
 end of each window, so a sample on a window boundary counts once, in the window it starts.
-Rows carry ``interval_s`` (the step) and ``samples`` (how many raw samples the window held, from
-``count_over_time``), so GPU-hours stay right where a window is only partly covered.
+Rows carry ``samples`` (how many raw samples the window held, from ``count_over_time``),
+``window_s`` (the step) and ``interval_s`` (the seconds the row stands for: samples times the scrape
+interval), so GPU-hours stay right where a window is only partly covered.
 """
 
 from __future__ import annotations
@@ -266,8 +267,9 @@ def read_prometheus_gpus(
 
     One row per GPU per window ``[start + k*step, start + (k+1)*step)`` within ``[start, end)``,
     with the mean (``aggregation="avg"``) of each metric, ``samples`` (raw samples in the window),
-    ``interval_s`` (the step) and ``present_s`` (seconds of the window the GPU was seen: samples
-    times the scrape interval, given or inferred as step / the fullest window's samples). When a
+    ``window_s`` (the step) and ``interval_s``: the seconds the row stands for, i.e. how long the GPU
+    was seen in the window (samples times the scrape interval, given or inferred as step / the
+    fullest window's samples), so GPU-hours stay right where a window is only partly covered. When a
     GPU's labels change inside a window (a new pod), its series are merged into one row: metrics
     weighted by samples, attribution from the series with most samples.
     ``frame.attrs["prometheus"]`` is a :class:`PrometheusRead` with the
@@ -317,12 +319,12 @@ def read_prometheus_gpus(
     long = pd.concat(rows, ignore_index=True)[["timestamp_ms", *KEY, "metric", "value"]]
     frame = wide_from_long(long)
     frame = _one_row_per_window(frame)
-    frame["interval_s"] = float(step_s)
     scrape_s = parse_duration(scrape_interval) if scrape_interval is not None else None
     if scrape_s is None:
         most = frame["samples"].max()
         scrape_s = step_s / most if most and most > 0 else step_s
-    frame["present_s"] = frame["samples"].fillna(0.0) * scrape_s
+    frame["window_s"] = float(step_s)
+    frame["interval_s"] = np.minimum(frame["samples"].fillna(0.0) * scrape_s, step_s)
     out = validate_gpu_frame(frame, url)
     out.attrs["prometheus"] = PrometheusRead(tuple(queries), requests, points, n_series)
     return out

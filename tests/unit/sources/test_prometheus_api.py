@@ -85,8 +85,8 @@ def test_hourly_aggregates_one_row_per_gpu_per_window(server):
     assert g0["timestamp"].iloc[-1] == pd.Timestamp("2026-11-16 23:00", tz="UTC")
     assert g0["util_pct"].tolist()[:3] == [50.0, 51.0, 52.0]
     assert g0["mem_total_mib"].iloc[0] == 1000.0 + 22034.0
-    assert (df["interval_s"] == 3600).all() and (df["samples"].iloc[0] == 240.0)
-    assert g0["present_s"].iloc[0] == 3600.0  # the fullest window defines the scrape interval
+    assert (df["window_s"] == 3600).all() and (df["samples"].iloc[0] == 240.0)
+    assert g0["interval_s"].iloc[0] == 3600.0  # the fullest window defines the scrape interval
     assert "job" not in df.columns  # the scrape job is not a workload
     info = df.attrs["prometheus"]
     assert info.points == len(info.queries) * 2 * 24 - 2 * 2 * 24  # the two PROF metrics are empty here
