@@ -82,6 +82,10 @@ class Environment:
             if value not in (None, ""):
                 changes[key] = str(value)
                 sources[key] = "parameter"
+        if "torch_version" in changes and not values.get("cuda_version"):
+            derived = environment_from_pip({"torch": changes["torch_version"]}, "parameter torch_version")
+            changes["cuda_version"] = derived.cuda_version
+            sources["cuda_version"] = derived.sources.get("cuda_version", "parameter torch_version")
         if cc:
             gpus = tuple(replace(g, compute_capability=str(cc)) for g in self.gpus) or (GpuInfo("GPU", str(cc)),)
             changes["gpus"] = gpus

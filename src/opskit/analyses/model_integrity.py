@@ -383,7 +383,8 @@ def integrity_verdicts(result: IntegrityResult) -> list[Verdict]:
                     Status.FAIL,
                     subject=r.file,
                     evidence=where,
-                    message="listed in the manifest but not in the folder",
+                    observed="missing",
+                    message="missing: listed in the manifest but not in the folder",
                     next_step="fetch the missing file (an interrupted download or an incomplete sync)",
                 )
             )

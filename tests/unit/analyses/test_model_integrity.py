@@ -1,0 +1,258 @@
+"""Checksums against manifests, expected hashes and MLflow tags; shard sets judged as a whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from opskit.analyses import model_integrity as mi
+from opskit.checks import Status
+from opskit.errors import InputError, MissingDependencyError
+from opskit.sources.model_files import inspect_model_file
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "models"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- hashing
+def test_hash_file_matches_hashlib_across_many_chunks(tmp_path):
+    data = bytes(range(256)) * 3000  # 768,000 bytes: twelve 64 KiB chunks
+    path = tmp_path / "w.bin"
+    path.write_bytes(data)
+    got = mi.hash_file(path, ("sha256", "md5"), chunk_bytes=1)
+    assert got == {"sha256": sha(data), "md5": hashlib.md5(data).hexdigest()}
+
+
+def test_hash_files_in_parallel_equals_serial(tmp_path):
+    paths = []
+    for i in range(4):
+        p = tmp_path / f"f{i}.bin"
+        p.write_bytes(bytes([i]) * (100_000 + i))
+        paths.append(p)
+    assert mi.hash_files(paths, workers=2) == mi.hash_files(paths, workers=1)
+    assert mi.hash_files(paths)[paths[3]]["sha256"] == sha(bytes([3]) * 100_003)
+
+
+# ----------------------------------------------------------------------------------------- manifests
+def test_gnu_manifest_text_and_binary_markers(tmp_path):
+    path = tmp_path / "SHA256SUMS"
+    path.write_text(f"{'a' * 64}  model.safetensors\n# comment\n\n{'B' * 64} *sub/dir/w.bin\n{'c' * 32}  cfg.json\n")
+    frame = mi.read_checksum_manifest(path)
+    assert list(frame["file"]) == ["model.safetensors", "sub/dir/w.bin", "cfg.json"]
+    assert list(frame["algorithm"]) == ["sha256", "sha256", "md5"]
+    assert frame.loc[1, "expected"] == "b" * 64
+    assert list(frame["source"]) == ["SHA256SUMS:1", "SHA256SUMS:4", "SHA256SUMS:5"]
+
+
+def test_bsd_style_manifest():
+    frame = mi.read_checksum_manifest(FIXTURES / "sha256sums_bsd_style.txt")
+    assert frame[["file", "algorithm"]].values.tolist() == [["weights.bin", "sha256"], ["config.json", "md5"]]
+
+
+def test_json_manifest_with_sizes():
+    frame = mi.read_checksum_manifest(FIXTURES / "manifest_files_list.json")
+    assert frame.set_index("file")["expected_size_bytes"].to_dict() == {"weights.bin": 3, "config.json": 99}
+    assert frame.set_index("file")["algorithm"].to_dict() == {"weights.bin": "sha256", "config.json": "md5"}
+
+
+def test_json_manifest_as_plain_mapping(tmp_path):
+    path = tmp_path / "checksums.json"
+    path.write_text(json.dumps({"a.bin": "f" * 64, "b.bin": {"sha256": "e" * 64, "size": 10}}))
+    frame = mi.read_checksum_manifest(path)
+    assert frame.set_index("file")["expected"].to_dict() == {"a.bin": "f" * 64, "b.bin": "e" * 64}
+
+
+def test_bad_manifest_line_names_the_line():
+    with pytest.raises(InputError) as err:
+        mi.read_checksum_manifest(FIXTURES / "sha256sums_bad_line.txt")
+    assert err.value.line == 2 and err.value.path.endswith("sha256sums_bad_line.txt") and err.value.hint
+
+
+def test_empty_and_missing_manifest(tmp_path):
+    (tmp_path / "SHA256SUMS").write_text("\n# nothing\n")
+    with pytest.raises(InputError):
+        mi.read_checksum_manifest(tmp_path / "SHA256SUMS")
+    with pytest.raises(InputError):
+        mi.read_checksum_manifest(tmp_path / "absent")
+
+
+def test_find_manifest_by_usual_names(tmp_path):
+    assert mi.find_manifest(tmp_path) is None
+    (tmp_path / "model.sha256").write_text("x")
+    assert mi.find_manifest(tmp_path).name == "model.sha256"
+    (tmp_path / "SHA256SUMS").write_text("x")
+    assert mi.find_manifest(tmp_path).name == "SHA256SUMS"
+
+
+# ---------------------------------------------------------------------------------------- integrity
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    (tmp_path / "good.bin").write_bytes(b"good weights")
+    (tmp_path / "bad.bin").write_bytes(b"truncat")
+    (tmp_path / "stray.bin").write_bytes(b"who put this here")
+    (tmp_path / "config.json").write_text("{}")
+    lines = [
+        f"{sha(b'good weights')}  good.bin",
+        f"{sha(b'truncated weights')}  bad.bin",
+        f"{sha(b'gone')}  gone.bin",
+        f"{hashlib.md5(b'{}').hexdigest()}  config.json",
+    ]
+    (tmp_path / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_check_integrity_statuses(folder):
+    files = [folder / "good.bin", folder / "bad.bin", folder / "stray.bin"]
+    result = mi.check_integrity(folder, files, mi.read_checksum_manifest(folder / "SHA256SUMS"))
+    status = result.files.set_index("file")["status"].to_dict()
+    assert status == {"good.bin": "match", "bad.bin": "mismatch", "stray.bin": "not listed", "gone.bin": "missing",
+                      "config.json": "match"}  # fmt: skip
+    assert result.files.set_index("file").loc["bad.bin", "actual"] == sha(b"truncat")
+    verdicts = {v.subject: v for v in mi.integrity_verdicts(result)}
+    assert verdicts["bad.bin"].status is Status.FAIL and "fetch the file again" in verdicts["bad.bin"].next_step
+    assert verdicts["gone.bin"].status is Status.FAIL and "missing" in verdicts["gone.bin"].message
+    assert verdicts["stray.bin"].status is Status.WARN
+    assert verdicts["good.bin"].status is Status.PASS
+    assert result.sources == ("SHA256SUMS",)
+
+
+def test_size_mismatch_fails_before_hashing(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"fo")  # the manifest says 3 bytes
+    result = mi.check_integrity(tmp_path, [tmp_path / "weights.bin"],
+                                mi.read_checksum_manifest(FIXTURES / "manifest_files_list.json"))  # fmt: skip
+    row = result.files.set_index("file").loc["weights.bin"]
+    assert row["status"] == "size mismatch" and pd.isna(row["actual"]) and result.hashed_bytes == 0
+    verdict = next(v for v in mi.integrity_verdicts(result) if v.subject == "weights.bin")
+    assert verdict.status is Status.FAIL and (verdict.observed, verdict.threshold) == (2, 3)
+
+
+def test_nothing_expected_is_one_skip_with_the_hashes(tmp_path):
+    (tmp_path / "w.bin").write_bytes(b"abc")
+    verdicts = mi.integrity_verdicts(mi.check_integrity(tmp_path, [tmp_path / "w.bin"]))
+    assert [v.status for v in verdicts] == [Status.SKIP]
+    assert sha(b"abc") in verdicts[0].evidence
+
+
+def test_single_file_root(tmp_path):
+    (tmp_path / "w.bin").write_bytes(b"abc")
+    expected = pd.DataFrame([("w.bin", "sha256", sha(b"abc"), None, "expected_sha256 parameter", None)],
+                            columns=mi.MANIFEST_COLUMNS)  # fmt: skip
+    result = mi.check_integrity(tmp_path / "w.bin", [tmp_path / "w.bin"], expected)
+    assert result.files["status"].tolist() == ["match"]
+
+
+# ------------------------------------------------------------------------------------------ MLflow
+def fake_mlflow(monkeypatch, version_tags: dict, run_tags: dict | None = None):
+    class Client:
+        def __init__(self, tracking_uri=None):
+            self.tracking_uri = tracking_uri
+
+        def get_model_version(self, name, version):
+            assert (name, version) == ("classifier", "3")
+            return types.SimpleNamespace(tags=version_tags, run_id="r1" if run_tags is not None else None)
+
+        def get_run(self, run_id):
+            return types.SimpleNamespace(data=types.SimpleNamespace(params={}, tags=run_tags))
+
+    tracking = types.ModuleType("mlflow.tracking")
+    tracking.MlflowClient = Client
+    module = types.ModuleType("mlflow")
+    module.tracking = tracking
+    monkeypatch.setitem(sys.modules, "mlflow", module)
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", tracking)
+
+
+def test_expected_hash_from_mlflow_version_tags(monkeypatch):
+    fake_mlflow(monkeypatch, {"sha256:model.safetensors": "A" * 64, "owner": "ml"}, {"md5:tok.json": "b" * 32})
+    frame = mi.expected_from_mlflow("models:/classifier/3")
+    assert frame.set_index("file")["expected"].to_dict() == {"model.safetensors": "a" * 64, "tok.json": "b" * 32}
+    assert frame["source"].str.contains("models:/classifier/3").all()
+
+
+def test_bare_sha256_tag_applies_to_the_single_file(monkeypatch):
+    fake_mlflow(monkeypatch, {"sha256": "c" * 64})
+    assert mi.expected_from_mlflow("models:/classifier/3", ["w.pt"])["file"].tolist() == ["w.pt"]
+    assert mi.expected_from_mlflow("models:/classifier/3", ["a.pt", "b.pt"]).empty
+
+
+def test_mlflow_missing_or_bad_uri(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    with pytest.raises(MissingDependencyError) as err:
+        mi.expected_from_mlflow("models:/classifier/3")
+    assert err.value.extra == "mlflow"
+    fake_mlflow(monkeypatch, {})
+    with pytest.raises(InputError) as err2:
+        mi.expected_from_mlflow("runs:/abc/model")
+    assert err2.value.column == "mlflow_model"
+
+
+# ---------------------------------------------------------------------------------------- shard sets
+def shards(folder: Path, names: list[str], index: list[str] | None = None) -> None:
+    for name in names:
+        (folder / name).write_bytes(b"x")
+    if index is not None:
+        weight_map = {f"t{i}": name for i, name in enumerate(index)}
+        (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+
+
+def shard(i: int, n: int = 4) -> str:
+    return f"model-{i:05d}-of-{n:05d}.safetensors"
+
+
+def test_complete_shard_set_passes(tmp_path):
+    shards(tmp_path, [shard(i) for i in range(1, 5)], [shard(i) for i in range(1, 5)])
+    (result,) = mi.check_shard_sets(tmp_path)
+    assert result.ok and result.total == 4 and result.index_file == "model.safetensors.index.json"
+    assert [v.status for v in mi.shard_verdicts([result])] == [Status.PASS]
+
+
+def test_missing_shard_named_by_index(tmp_path):
+    shards(tmp_path, [shard(1), shard(2), shard(4)], [shard(i) for i in (1, 2, 3, 3, 4)])
+    (result,) = mi.check_shard_sets(tmp_path)
+    assert result.missing == (shard(3),) and result.absent_in_index == (shard(3),)
+    assert result.tensors_in_missing == 2
+    (verdict,) = mi.shard_verdicts([result])
+    assert verdict.status is Status.FAIL and (verdict.observed, verdict.threshold) == (3, 4)
+    assert shard(3) in verdict.message
+
+
+def test_extra_and_unindexed_shards(tmp_path):
+    shards(tmp_path, [shard(1, 2), shard(2, 2), shard(3, 2), shard(1, 3)], [shard(1, 2), shard(2, 2)])
+    (result,) = mi.check_shard_sets(tmp_path)
+    assert result.total == 2 and not result.missing
+    assert set(result.extra) == {shard(3, 2), shard(1, 3)}
+    assert set(result.not_in_index) == {shard(3, 2), shard(1, 3)}
+    assert "stray" in mi.shard_verdicts([result])[0].next_step
+
+
+def test_shards_without_index_warn(tmp_path):
+    shards(tmp_path, [shard(1, 2), shard(2, 2)])
+    assert [v.status for v in mi.shard_verdicts(mi.check_shard_sets(tmp_path))] == [Status.WARN]
+
+
+def test_broken_index_is_an_input_error(tmp_path):
+    (tmp_path / "model.safetensors.index.json").write_text("{not json")
+    with pytest.raises(InputError) as err:
+        mi.check_shard_sets(tmp_path)
+    assert err.value.path.endswith("model.safetensors.index.json")
+
+
+# -------------------------------------------------------------------------------------------- format
+def test_format_verdicts(tmp_path):
+    (tmp_path / "page.bin").write_text("<html><title>Login</title></html>")
+    (tmp_path / "cfg.bin").write_text('{"a": 1}')
+    infos = [inspect_model_file(tmp_path / "page.bin"), inspect_model_file(tmp_path / "cfg.bin")]
+    verdicts = {v.subject: v for v in mi.format_verdicts(infos)}
+    assert verdicts["page.bin"].status is Status.FAIL and verdicts["page.bin"].observed == "html"
+    assert "<title>Login</title>" in verdicts["page.bin"].evidence
+    assert verdicts["cfg.bin"].status is Status.FAIL and "json" in verdicts["cfg.bin"].message
