@@ -18,8 +18,8 @@ The fleet (44 GPUs, five teams, three GPU models):
 | ``resv-h100-03`` | 8 x H100 80GB | nlp | fine-tuning in W47, then an **idle reservation** for all of W48 |
 
 Attribution in the mapping file (:func:`write_attribution`, CSV ``host,gpu,namespace,team,project``;
-an empty cell matches anything): namespaces map to teams, and ``resv-h100-03`` maps by host because
-its idle GPUs have no pods.
+an empty cell matches anything, ``*`` is a wildcard, the first matching rule wins): namespaces map to
+teams, then each node to its owner, for the hours between pods (``resv-h100-03``'s idle GPUs have none).
 """
 
 from __future__ import annotations
@@ -54,12 +54,16 @@ UNDERUSED_TEAM = "recsys"
 STALLED_JOB = "pretrain-13b-lr3e4"
 
 ATTRIBUTION = [
-    # host, gpu, namespace, team, project
+    # host, gpu, namespace, team, project: namespaces first, then the owner of each node (hours between pods)
     ("", "", "llm-train", "llm", "pretrain-13b"),
     ("", "", "vision", "vision", "detector-v5"),
     ("", "", "search-serving", "search", "query-embed"),
     ("", "", "recsys-serving", "recsys", "ranker"),
     ("", "", "nlp-research", "nlp", "finetune"),
+    ("train-h100-*", "", "", "llm", "pretrain-13b"),
+    ("train-a100-01", "", "", "vision", "detector-v5"),
+    ("infer-l4-*", "", "", "search", "query-embed"),
+    ("infer-a100-01", "", "", "recsys", "ranker"),
     (IDLE_HOST, "", "", "nlp", "finetune"),
 ]
 
