@@ -174,9 +174,13 @@ def write_dcgm_files(frame: pd.DataFrame, folder: Path) -> Path:
             head = f"# HELP {metric} {DCGM_HELP[metric]}\n# TYPE {metric} gauge"
             heads.append(pd.DataFrame({"t": part["timestamp"].unique(), "m": j, "g": -1, "line": head}))
         allrows = pd.concat([*heads, *blocks], ignore_index=True).sort_values(["t", "m", "g"], kind="stable")
-        with gzip.open(folder / f"{host}.prom.gz", "wt", compresslevel=1) as fh:
-            fh.write("\n".join(allrows["line"].tolist()))
-            fh.write("\n")
+        text = "\n".join(allrows["line"].tolist()) + "\n"
+        # mtime 0 and no name in the gzip header: the same bytes every run
+        with (
+            open(folder / f"{host}.prom.gz", "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as fh,
+        ):
+            fh.write(text.encode())
     return folder
 
 
