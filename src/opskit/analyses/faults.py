@@ -336,6 +336,7 @@ class ScanResult:
     skipped: list[Skipped] = field(default_factory=list)
     engine: str = ""
     catalogue_version: str = ""
+    watchdog: NcclWatchdog | None = None
 
     @property
     def faults(self) -> list[str]:
@@ -362,6 +363,7 @@ class ScanResult:
             "counts": dict(self.counts),
             "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
             "engine": self.engine,
+            "watchdog": self.watchdog.to_dict() if self.watchdog else None,
         }
 
 
@@ -602,6 +604,8 @@ def scan(
     expected = {s.rank for s in sources if s.rank is not None}
     findings = [f for st, _, _ in states for f in _enrich(st, default_year, expected)]
     ranked, reason = rank_findings(findings, [s.name for s in sources])
+    timeouts = [(f.rank, f.text) for f in ranked if f.fault == "nccl_timeout"]
+    watchdog = parse_nccl_watchdog(timeouts, expected_ranks=sorted(expected) or None) if timeouts else None
     stats = [
         SourceStats(st.source.name, st.source.rank, lines, nbytes, sum(st.kept.values()))
         for st, lines, nbytes in states
@@ -618,6 +622,7 @@ def scan(
         skipped=skipped,
         engine=eng.name,
         catalogue_version=cat.version,
+        watchdog=watchdog,
     )
 
 
