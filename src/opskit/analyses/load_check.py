@@ -403,17 +403,24 @@ def resolve_environment(environment: str, model_path: str) -> tuple[Any, str]:
 def diagnose_model_load(
     model_path: str | Path,
     *,
-    manifest: str = "auto",
-    expected_sha256: str = "",
-    mlflow_model: str = "",
+    manifest: str | None = "auto",
+    expected_sha256: str | None = None,
+    mlflow_model: str | None = None,
     environment: str = "auto",
-    overrides: Mapping[str, str] | None = None,
-    reference: str = "",
+    overrides: Mapping[str, str | None] | None = None,
+    reference: str | None = None,
     load_with_torch: bool = True,
     workers: int = 2,
 ) -> ModelLoadResult:
     """Run the four layers on a model file or folder: integrity, format (+ pickle safety),
-    compatibility, load/keys. Each layer's failure becomes an ERROR row; the others still run."""
+    compatibility, load/keys. Each layer's failure becomes an ERROR row; the others still run.
+
+    ``manifest="auto"`` looks for a manifest beside the files; None (or "") uses none. ``environment``
+    is ``local``, ``auto`` or a path (see :func:`resolve_environment`). ``overrides`` replaces
+    ``torch_version``, ``cuda_version``, ``driver_version``, ``compute_capability`` where given.
+    """
+    manifest, expected_sha256 = (manifest or "").strip(), (expected_sha256 or "").strip()
+    mlflow_model, reference = (mlflow_model or "").strip(), (reference or "").strip()
     import time
 
     from opskit import samples
