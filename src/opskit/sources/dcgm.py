@@ -1,5 +1,6 @@
 """Read dcgm-exporter scrapes (Prometheus text exposition saved to files) into the GPU-samples frame.
 
+OpenMetrics files (ending with ``# EOF``, timestamps in seconds, as for ``promtool`` backfill) read too.
 Save scrapes with e.g. ``curl -s node:9400/metrics > dcgm-$(date -u +%Y%m%dT%H%M%SZ).prom``; a file
 holds one scrape (its time taken from the file name, or given) or many scrapes whose samples carry
 the exposition format's own millisecond timestamps. ``.gz`` files are read as they are.
@@ -156,6 +157,8 @@ def _read_one(path: Path, stamp: pd.Timestamp | None, host: str | None) -> pd.Da
     values: list[float] = []
     times: list[float] = []
     file_ms = stamp.value / 1e6 if stamp is not None else math.nan
+    # OpenMetrics (ends with "# EOF") stamps samples in seconds; the Prometheus text format in milliseconds
+    stamp_factor = 1000.0 if any(line.strip() == "# EOF" for line in lines[-3:]) else 1.0
     for lineno, name, label_text, value_text, ts_text in iter_samples(lines, _NAMES):
         if not name:
             raise InputError(
@@ -182,7 +185,7 @@ def _read_one(path: Path, stamp: pd.Timestamp | None, host: str | None) -> pd.Da
         except ValueError:
             raise InputError(f"not a number: {value_text!r}", path=path, line=lineno, column=name) from None
         if ts_text is not None:
-            t = float(ts_text)
+            t = float(ts_text) * stamp_factor
         elif stamp is not None:
             t = file_ms
         else:

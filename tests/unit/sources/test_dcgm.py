@@ -110,3 +110,18 @@ def test_timestamp_from_name():
     assert timestamp_from_name("dcgm-20261116T000500Z.prom") == pd.Timestamp("2026-11-16 00:05", tz="UTC")
     assert timestamp_from_name("scrape-2026-11-16T00:05:00+01:00.txt") == pd.Timestamp("2026-11-15 23:05", tz="UTC")
     assert timestamp_from_name("metrics.prom") is None
+
+
+def test_openmetrics_timestamps_are_seconds(tmp_path):
+    path = tmp_path / "fleet.om.txt"
+    path.write_text(
+        "# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n"
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-a",Hostname="h"} 7 1795392000\n'
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-a",Hostname="h"} 9 1795392300.5\n'
+        "# EOF\n"
+    )
+    df = read_dcgm_scrapes(path)
+    assert df["timestamp"].tolist() == [
+        pd.Timestamp("2026-11-23 00:00:00", tz="UTC"),
+        pd.Timestamp("2026-11-23 00:05:00.500", tz="UTC"),
+    ]
