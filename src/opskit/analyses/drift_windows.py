@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from opskit.analyses.drift_counts import CurrentCounts
 from opskit.analyses.drift_methods import PSI_WATCH, classify_psi, psi_from_counts
@@ -51,16 +52,11 @@ def split_windows(
         return out
     if timestamp is None:
         raise InputError(f"window {window!r} needs a timestamp column", hint="set timestamp, or use a number of chunks")
-    freq = _FREQ.get(str(window).lower())
-    if freq is None:
-        raise InputError(f"unknown window {window!r}", hint="use hour, day, week, month, or a number of chunks")
-    periods = frame[timestamp].dt.tz_localize(None).dt.to_period(freq)
+    labels, starts = window_labels(frame[timestamp], str(window))
     out = []
-    for period, part in frame.groupby(periods, sort=True):
-        start = period.start_time
-        label = start.strftime("%Y-%m-%d") if freq != "h" else start.strftime("%Y-%m-%d %H:00")
-        out.append((label, start, part))
-    return out
+    for label, idx in frame.groupby(labels.to_numpy(), sort=False).indices.items():
+        out.append((label, starts.iloc[idx[0]], frame.iloc[idx]))
+    return sorted(out, key=lambda w: w[1])
 
 
 def _as_chunks(window: str | int) -> int | None:
@@ -72,27 +68,62 @@ def _as_chunks(window: str | int) -> int | None:
     return None
 
 
+def window_labels(ts: pd.Series, window: str) -> tuple[pd.Series, pd.Series]:
+    """``(labels, starts)`` of the calendar window of each timestamp (UTC)."""
+    freq = _FREQ.get(str(window).lower())
+    if freq is None:
+        raise InputError(f"unknown window {window!r}", hint="use hour, day, week, month, or a number of chunks")
+    times = pd.to_datetime(ts, errors="coerce", utc=True)
+    starts = times.dt.tz_localize(None).dt.to_period(freq).dt.start_time
+    fmt = "%Y-%m-%d %H:00" if freq == "h" else "%Y-%m-%d"
+    return starts.dt.strftime(fmt), starts
+
+
 def psi_trend(
     profile: ReferenceProfile,
-    current: pd.DataFrame,
+    current: pd.DataFrame | Iterable[pd.DataFrame | pa.RecordBatch],
     *,
     timestamp: str | None = None,
     window: str | int = "week",
     features: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """PSI per feature per window: columns ``window``, ``start``, ``rows``, ``feature``, ``psi``, ``level``."""
+    """PSI per feature per window: columns ``window``, ``start``, ``rows``, ``feature``, ``psi``, ``level``.
+
+    ``current`` is a DataFrame, or an iterable of chunks (DataFrames or Arrow record batches) read
+    one at a time: then windows must be calendar windows of ``timestamp``, and memory stays
+    bounded by the windows' counts.
+    """
     names = list(features) if features is not None else [n for n, f in profile.features.items() if f.comparable]
+    windows: dict[str, tuple[pd.Timestamp | None, CurrentCounts]] = {}
+    if isinstance(current, pd.DataFrame):
+        for label, start, part in split_windows(current, timestamp=timestamp, window=window):
+            counted = windows.setdefault(label, (start, CurrentCounts(profile)))[1]
+            counted.add(part[[c for c in names if c in part.columns]])
+    else:
+        if _as_chunks(window) is not None or timestamp is None:
+            raise InputError(
+                "a number of chunks as windows needs the current data in memory",
+                hint="with chunked reading use calendar windows (day, week, ...) of a timestamp column",
+            )
+        for chunk in current:
+            frame = chunk if isinstance(chunk, pd.DataFrame) else chunk.to_pandas()
+            if timestamp not in frame.columns:
+                raise InputError("timestamp column not in the current data", column=timestamp)
+            labels, starts = window_labels(frame[timestamp], str(window))
+            for label, idx in frame.groupby(labels.to_numpy(), sort=False).indices.items():
+                start = starts.iloc[idx[0]]
+                counted = windows.setdefault(label, (start, CurrentCounts(profile)))[1]
+                counted.add(frame.iloc[idx][[c for c in names if c in frame.columns]])
     rows = []
-    for label, start, part in split_windows(current, timestamp=timestamp, window=window):
-        counted = CurrentCounts(profile)
-        counted.add(part[[c for c in names if c in part.columns]])
+    for label in sorted(windows, key=lambda k: (windows[k][0] is None, windows[k][0] or pd.Timestamp(0), k)):
+        start, counted = windows[label]
         for name in names:
             fc = counted.features.get(name)
-            if fc is None or fc.error or name not in counted.columns_seen or not len(part):
+            if fc is None or fc.error or name not in counted.columns_seen or not counted.n_rows:
                 continue
             psi = psi_from_counts(np.asarray(profile.features[name].counts), fc.counts)
             rows.append(
-                {"window": label, "start": start, "rows": len(part), "feature": name, "psi": psi,
+                {"window": label, "start": start, "rows": counted.n_rows, "feature": name, "psi": psi,
                  "level": classify_psi(psi)}
             )  # fmt: skip
     return pd.DataFrame(rows, columns=["window", "start", "rows", "feature", "psi", "level"])

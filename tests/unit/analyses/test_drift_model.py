@@ -81,3 +81,17 @@ def test_small_window_drop_is_a_warning_large_window_drop_a_failure():
     verdicts = result.verdicts()
     assert any(v.status == Status.FAIL and v.subject == "window 2026-10-19" for v in verdicts)
     assert all(v.unit == "pp" for v in verdicts)
+
+
+def test_trend_from_chunks_equals_trend_in_memory():
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame({"x": rng.normal(size=3000), "c": rng.choice(["a", "b"], 3000)})
+    ts = pd.Timestamp("2026-10-05", tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 21 * 86400, 6000)), unit="s")
+    cur = pd.DataFrame({"ts": ts, "x": rng.normal(0.2, size=6000), "c": rng.choice(["a", "b", "z"], 6000)})
+    profile = build_profile(ref)
+    whole = psi_trend(profile, cur, timestamp="ts", window="week")
+    chunked = psi_trend(profile, (cur.iloc[i : i + 1000] for i in range(0, 6000, 1000)), timestamp="ts", window="week")
+    pd.testing.assert_frame_equal(whole.reset_index(drop=True), chunked.reset_index(drop=True), check_dtype=False)
+    assert list(whole["window"].unique()) == ["2026-10-05", "2026-10-12", "2026-10-19"]
+    with pytest.raises(InputError):
+        psi_trend(profile, iter([cur]), timestamp="ts", window=3)
