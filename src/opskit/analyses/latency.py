@@ -125,27 +125,51 @@ def have_duckdb() -> bool:
     return True
 
 
-def latency_quantiles(frame: pd.DataFrame, by: list[str], quantiles=QUANTILES, *, engine: str = "auto") -> pd.DataFrame:
-    """Count, mean and exact quantiles of ``latency_ms`` per group of ``by`` (sorted by the keys).
+def latency_quantiles(
+    frame: pd.DataFrame,
+    by: list[str],
+    quantiles=QUANTILES,
+    *,
+    engine: str = "auto",
+    value: str = "latency_ms",
+    where: np.ndarray | None = None,
+    slo_ms: float | None = None,
+    medians: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Count, mean and exact quantiles of ``value`` per group of ``by`` (sorted by the keys).
 
-    Columns: the keys, ``requests``, ``mean_ms`` and ``p50_ms``... for each quantile.
+    Columns: the keys, ``requests``, ``mean_ms`` and ``p50_ms``... for each quantile; with
+    ``slo_ms`` also ``slow`` (requests over it) and, when ``frame`` has ``status``, ``errors``
+    (status >= 500); ``medians`` adds ``median_<column>`` for other columns. ``where`` keeps only
+    the rows where it is True.
     ``engine``: ``auto`` (DuckDB when importable), ``duckdb`` or ``pandas``.
     """
     engine = resolve_engine(engine)
-    names = [f"p{q * 100:g}_ms" for q in quantiles]
-    if engine == "duckdb":
+    names = [quantile_column(q) for q in quantiles]
+    with_errors = slo_ms is not None and "status" in frame
+    if engine == "duckdb" and by:
         import duckdb
 
         keys = ", ".join(f'"{k}"' for k in by)
+        columns = [*by, value, *medians] + (["status"] if with_errors else [])
+        data = frame[columns]
+        if where is not None:
+            data = data.assign(_keep=where)
         con = duckdb.connect()
         con.execute("SET threads TO 2")
-        con.register("t", frame[[*by, "latency_ms"]])
+        con.register("t", data)
         qlist = ", ".join(str(q) for q in quantiles)
-        select = f"{keys}, " if by else ""
-        group = f"GROUP BY {keys} ORDER BY {keys}" if by else ""
+        extra = ""
+        if slo_ms is not None:
+            extra += f", count_if({value} > {float(slo_ms)!r}) AS slow"
+        if with_errors:
+            extra += ", count_if(status >= 500) AS errors"
+        for name in medians:
+            extra += f", median({name}) AS median_{name}"
         sql = (
-            f"SELECT {select}count(*) AS requests, avg(latency_ms) AS mean_ms, "
-            f"quantile_cont(latency_ms, [{qlist}]) AS q FROM t {group}"
+            f"SELECT {keys + ', ' if by else ''}count(*) AS requests, avg({value}) AS mean_ms{extra}, "
+            f"quantile_cont({value}, [{qlist}]) AS q FROM t {'WHERE _keep' if where is not None else ''} "
+            f"{f'GROUP BY {keys} ORDER BY {keys}' if by else ''}"
         )
         out = con.execute(sql).df()
         con.close()
@@ -154,20 +178,39 @@ def latency_quantiles(frame: pd.DataFrame, by: list[str], quantiles=QUANTILES, *
             out[name] = values[:, i]
         for key in by:  # DuckDB returns ENUMs as object text: restore the input's dtype
             out[key] = out[key].astype(frame[key].dtype)
-        out["requests"] = out["requests"].astype("int64")
+        for name in ("requests", "slow", "errors"):
+            if name in out:
+                out[name] = out[name].astype("int64")
         return out.reset_index(drop=True)
+    data = frame if where is None else frame[where]
+    derived = {}
+    if slo_ms is not None:
+        derived["slow"] = data[value].to_numpy() > slo_ms
+    if with_errors:
+        derived["errors"] = data["status"].to_numpy() >= 500
     if not by:
-        values = frame["latency_ms"].to_numpy()
+        values = data[value].to_numpy()
         row = {"requests": len(values), "mean_ms": float(values.mean())}
+        row.update({k: int(v.sum()) for k, v in derived.items()})
+        row.update({f"median_{m}": float(data[m].median()) for m in medians})
         row.update({n: float(v) for n, v in zip(names, np.quantile(values, quantiles), strict=True)})
         return pd.DataFrame([row])
-    grouped = frame.groupby(by, observed=True, sort=True)["latency_ms"]
+    grouped = data.groupby(by, observed=True, sort=True)[value]
     out = grouped.agg(requests="count", mean_ms="mean")
+    if derived:
+        flags = pd.DataFrame({**{k: data[k].array for k in by}, **derived})
+        out = out.join(flags.groupby(by, observed=True, sort=True)[list(derived)].sum().astype("int64"))
+    for name in medians:
+        out[f"median_{name}"] = data.groupby(by, observed=True, sort=True)[name].median()
     qs = grouped.quantile(list(quantiles)).unstack()
     qs.columns = names
     out = out.join(qs).reset_index()
     out["requests"] = out["requests"].astype("int64")
     return out
+
+
+def quantile_column(q: float) -> str:
+    return f"p{q * 100:g}_ms"
 
 
 def resolve_engine(engine: str) -> str:
@@ -198,6 +241,8 @@ def analyze_latency(
         raise InputError(f"the requests frame lacks {', '.join(missing)}", column=missing[0])
     if len(frame) == 0:
         raise InputError("no requests to analyse", hint="check the time range of the export")
+    if not frame["timestamp"].is_monotonic_increasing:
+        frame = frame.sort_values("timestamp", kind="stable", ignore_index=True)
     step = pd.Timedelta(th.bucket)
     ts_ns = epoch_ns(frame["timestamp"])
     origin = ts_ns.min() // step.value * step.value
@@ -211,21 +256,24 @@ def analyze_latency(
             "endpoint": frame["endpoint"],
             "model_version": frame["model_version"],
             "latency_ms": latency,
+            "status": frame["status"].to_numpy(),
         }
     )
+    if "gpu_ms" in frame:
+        work["gpu_ms"] = frame["gpu_ms"].to_numpy(dtype="float64", copy=False)
     start = pd.Timestamp(ts_ns.min(), tz="UTC")
     end = pd.Timestamp(ts_ns.max(), tz="UTC")
 
-    by_bucket = _bucket_table(frame, work, bucket_code, slow, errors, origin, step, engine, th)
+    by_bucket = _bucket_table(frame, work, bucket_code, origin, step, engine, th)
     spikes, expected_rps = _load_spikes(by_bucket, step, th)
     by_bucket["expected_rps"] = expected_rps
     by_bucket = _join_gpu(by_bucket, gpu, origin, step)
 
-    by_endpoint = _group_table(work, ["endpoint"], slow, errors, engine, th)
+    by_endpoint = _group_table(work, ["endpoint"], engine, th)
     by_bucket_version = latency_quantiles(work, ["bucket", "model_version"], (0.5, 0.95), engine=engine)
     by_bucket_version.insert(0, "start", _bucket_start(by_bucket_version["bucket"], origin, step))
     in_spike = _in_spike_mask(by_bucket, spikes, bucket_code)
-    by_version = _version_table(frame, work, slow, errors, in_spike, by_bucket_version, origin, step, th, engine)
+    by_version = _version_table(work, ts_ns, in_spike, by_bucket_version, step, th, engine)
 
     overall_q = latency_quantiles(work, [], engine=engine).iloc[0]
     overall = {
@@ -291,15 +339,14 @@ def _bucket_start(codes: pd.Series, origin: int, step: pd.Timedelta) -> pd.Serie
     return pd.to_datetime(origin + codes.to_numpy().astype("int64") * step.value, utc=True)
 
 
-def _bucket_table(frame, work, bucket_code, slow, errors, origin, step, engine, th) -> pd.DataFrame:
+def _bucket_table(frame, work, bucket_code, origin, step, engine, th) -> pd.DataFrame:
     table = _with_slo_quantile(work, ["bucket"], engine, th)
     n = int(bucket_code.max()) + 1
     full = pd.DataFrame({"bucket": np.arange(n, dtype="int32")})
     table = full.merge(table, on="bucket", how="left")
-    table["requests"] = table["requests"].fillna(0).astype("int64")
-    counts = np.bincount(bucket_code, minlength=n)
-    table["slow"] = np.bincount(bucket_code, weights=slow, minlength=n).astype("int64")
-    table["errors"] = np.bincount(bucket_code, weights=errors, minlength=n).astype("int64")
+    for name in ("requests", "slow", "errors"):
+        table[name] = table[name].fillna(0).astype("int64")
+    counts = table["requests"].to_numpy()
     for name in ("queue_ms", "gpu_ms", "batch_size"):
         if name in frame:
             values = frame[name].to_numpy(dtype="float64")
@@ -313,23 +360,16 @@ def _bucket_table(frame, work, bucket_code, slow, errors, origin, step, engine, 
     return table
 
 
-def quantile_column(q: float) -> str:
-    return f"p{q * 100:g}_ms"
-
-
-def _with_slo_quantile(work, by, engine, th) -> pd.DataFrame:
-    """Quantiles of QUANTILES plus the SLO's quantile, copied to ``slo_q_ms``."""
+def _with_slo_quantile(work, by, engine, th, where=None, medians=()) -> pd.DataFrame:
+    """Quantiles of QUANTILES plus the SLO's quantile (copied to ``slo_q_ms``), slow and error counts."""
     qs = tuple(sorted({*QUANTILES, th.slo_quantile}))
-    table = latency_quantiles(work, by, qs, engine=engine)
+    table = latency_quantiles(work, by, qs, engine=engine, where=where, slo_ms=th.slo_ms, medians=medians)
     table["slo_q_ms"] = table[quantile_column(th.slo_quantile)]
     return table
 
 
-def _group_table(work, by, slow, errors, engine, th) -> pd.DataFrame:
-    table = _with_slo_quantile(work, by, engine, th)
-    extra = pd.DataFrame({**{k: work[k] for k in by}, "slow": slow, "errors": errors})
-    sums = extra.groupby(by, observed=True, sort=True)[["slow", "errors"]].sum().reset_index()
-    table = table.merge(sums, on=by, how="left")
+def _group_table(work, by, engine, th, where=None, medians=()) -> pd.DataFrame:
+    table = _with_slo_quantile(work, by, engine, th, where, medians)
     table["slow_pct"] = 100.0 * table["slow"] / table["requests"]
     table["error_pct"] = 100.0 * table["errors"] / table["requests"]
     return table
@@ -342,21 +382,31 @@ def _in_spike_mask(by_bucket, spikes, bucket_code) -> np.ndarray:
     return spike_bucket[bucket_code]
 
 
-def _version_table(frame, work, slow, errors, in_spike, by_bucket_version, origin, step, th, engine) -> pd.DataFrame:
+def _version_table(work, ts_ns, in_spike, by_bucket_version, step, th, engine) -> pd.DataFrame:
     """Per endpoint and version, outside load spikes so that load does not blame a version."""
-    keep = ~in_spike if (~in_spike).sum() > 0 else np.ones(len(work), dtype=bool)
-    table = _group_table(work[keep], ["endpoint", "model_version"], slow[keep], errors[keep], engine, th)
-    if "gpu_ms" in frame:
-        gpu = pd.DataFrame({"endpoint": work["endpoint"], "model_version": work["model_version"]})[keep]
-        gpu["gpu_ms"] = frame["gpu_ms"].to_numpy()[keep]
-        med = gpu.groupby(["endpoint", "model_version"], observed=True)["gpu_ms"].median().rename("median_gpu_ms")
-        table = table.merge(med.reset_index(), on=["endpoint", "model_version"], how="left")
-    stamps = pd.DataFrame(
-        {"endpoint": work["endpoint"], "model_version": work["model_version"], "timestamp": frame["timestamp"]}
+    keep = ~in_spike if (~in_spike).any() else None
+    keys = ["endpoint", "model_version"]
+    table = _group_table(work, keys, engine, th, where=keep, medians=("gpu_ms",) if "gpu_ms" in work else ())
+    # rows are in time order: the first and last row of each pair are its first and last request
+    codes = work["endpoint"].cat.codes.to_numpy().astype("int64") * (len(work["model_version"].cat.categories) + 1)
+    codes += work["model_version"].cat.codes.to_numpy()
+    pairs = pd.Series(codes)
+    first, last = pairs.drop_duplicates(keep="first").index, pairs.drop_duplicates(keep="last").index
+    stamps = ts_ns
+    last_at = pd.Series(stamps[last], index=codes[last])
+    seen = pd.DataFrame(
+        {
+            "endpoint": work["endpoint"].iloc[first].to_numpy(),
+            "model_version": work["model_version"].iloc[first].to_numpy(),
+            "first_seen": stamps[first],
+            "last_seen": last_at.reindex(codes[first]).to_numpy(),
+        }
     )
-    seen = stamps.groupby(["endpoint", "model_version"], observed=True)["timestamp"].agg(["min", "max"])
-    seen.columns = ["first_seen", "last_seen"]
-    table = table.merge(seen.reset_index(), on=["endpoint", "model_version"], how="left")
+    seen["first_seen"] = pd.to_datetime(seen["first_seen"], utc=True)
+    seen["last_seen"] = pd.to_datetime(seen["last_seen"], utc=True)
+    for key in keys:
+        seen[key] = seen[key].astype(table[key].dtype)
+    table = table.merge(seen, on=keys, how="left")
     rollouts = version_rollouts(by_bucket_version, step)
     table = table.merge(rollouts[["model_version", "rollout_at"]], on="model_version", how="left")
     fastest = table.groupby("endpoint", observed=True)["slo_q_ms"].transform("min")
@@ -675,6 +725,19 @@ def latency_breakdown(frame: pd.DataFrame, slow: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _rank_in_group(column: pd.Series) -> np.ndarray:
+    """0 for the first row of each value of ``column``, 1 for the second... (rows in time order)."""
+    codes = pd.factorize(column)[0] if not isinstance(column.dtype, pd.CategoricalDtype) else column.cat.codes
+    codes = np.asarray(codes)
+    order = np.argsort(codes, kind="stable")  # radix sort for small integer codes
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_codes[1:] != sorted_codes[:-1]]))
+    group_start = np.repeat(starts, np.diff(np.concatenate([starts, [len(codes)]])))
+    rank = np.empty(len(codes), dtype="int64")
+    rank[order] = np.arange(len(codes)) - group_start
+    return rank
+
+
 def cold_start_stats(frame: pd.DataFrame, slow: np.ndarray, th: LatencyThresholds) -> tuple[dict[str, Any], np.ndarray]:
     """Latency of the first requests each instance (when known) and each version served, against the rest."""
     key = next((c for c in INSTANCE_COLUMNS if c in frame), None)
@@ -682,7 +745,7 @@ def cold_start_stats(frame: pd.DataFrame, slow: np.ndarray, th: LatencyThreshold
     groups.append("model_version")
     first = np.zeros(len(frame), dtype=bool)
     for g in groups:
-        first |= frame.groupby(g, observed=True, sort=False).cumcount().to_numpy() < th.cold_requests
+        first |= _rank_in_group(frame[g]) < th.cold_requests
     latency = frame["latency_ms"].to_numpy()
     result: dict[str, Any] = {"keyed_by": key or "model_version", "cold_requests": int(first.sum())}
     if first.sum() == 0 or (~first).sum() == 0:
@@ -1029,3 +1092,32 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
             )
         )
     return out
+
+
+def latency_figures(result: LatencyResult) -> dict[str, Any]:
+    """The key figures of a run for ``summary.json``: JSON-ready scalars and short lists."""
+    slow = result.by_version[result.by_version["slow_version"]].sort_values("slo_q_vs_fastest", ascending=False)
+    spike = result.spikes.sort_values("peak_ratio", ascending=False)
+
+    def iso(ts) -> str | None:
+        return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat()
+
+    top = result.causes.iloc[0] if len(result.causes) else None
+    return {
+        "requests": result.requests,
+        "p50_ms": round(result.overall["p50_ms"], 1),
+        "p95_ms": round(result.overall["p95_ms"], 1),
+        "p99_ms": round(result.overall["p99_ms"], 1),
+        "slo_ms": result.thresholds.slo_ms,
+        "slow_pct": round(100 * result.overall["slow_fraction"], 2),
+        "budget_consumed_pct": round(result.budget["budget_consumed_pct"], 1),
+        "breach_minutes": float(result.breaches["duration_min"].sum()) if len(result.breaches) else 0.0,
+        "alerts_fired": [r.rule for r in result.burn.itertuples() if r.fired],
+        "slow_version": str(slow["model_version"].iloc[0]) if len(slow) else None,
+        "slow_version_began": iso(slow["rollout_at"].iloc[0]) if len(slow) else None,
+        "load_spike_began": iso(spike["start"].iloc[0]) if len(spike) else None,
+        "load_spike_peak_ratio": round(float(spike["peak_ratio"].iloc[0]), 2) if len(spike) else None,
+        "regime_changes": [iso(c.at) for c in result.changes.itertuples()],
+        "top_cause": f"{top['cause']}: {top['subject']}" if top is not None else None,
+        "engine": result.engine,
+    }

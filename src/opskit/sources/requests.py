@@ -374,9 +374,11 @@ def _line_of(series: pd.Series, bad: pd.Series, first_line: int | None) -> tuple
     position = int(np.argmax(bad.to_numpy()))
     label = series.index[position]
     value = series.iloc[position]
+    value = value.item() if hasattr(value, "item") else value
+    text = "(empty or n/a)" if value is None or (isinstance(value, float) and np.isnan(value)) else repr(value)
     if first_line is None:
-        return None, f"row {position + 1} ({value!r})"
-    return int(label) + first_line, repr(value)
+        return None, f"row {position + 1} {text}"
+    return int(label) + first_line, text
 
 
 def _to_utc(series: pd.Series, path, first_line: int | None) -> pd.Series:

@@ -172,6 +172,8 @@ def test_slow_version_is_named_with_its_rollout_and_the_change_lines_up():
     versions = result.by_version.set_index("model_version")
     assert versions.loc["v2", "slow_version"] and not versions.loc["v1", "slow_version"]
     assert versions.loc["v2", "rollout_at"] == rollout
+    assert versions.loc["v1", "last_seen"] < rollout <= versions.loc["v2", "first_seen"]
+    assert versions.loc["v2", "last_seen"] == T0 + pd.Timedelta(hours=48) - pd.Timedelta(seconds=1)
     change = result.changes.iloc[0]
     assert abs(change["at"] - rollout) <= pd.Timedelta("5min")
     assert change["cause_kind"] == "model rollout"
@@ -182,7 +184,8 @@ def test_slow_version_is_named_with_its_rollout_and_the_change_lines_up():
 
 
 def test_load_spike_is_found_and_explains_its_slow_requests():
-    result = analyze_latency(make_requests(hours=72, rps=1, spike=(50, 51.5)))
+    frame = make_requests(hours=72, rps=1, spike=(50, 51.5))
+    result = analyze_latency(frame.sample(frac=1.0, random_state=3))  # rows need not be in time order
     assert len(result.spikes) == 1
     spike = result.spikes.iloc[0]
     assert spike["start"] == T0 + pd.Timedelta(hours=50)
