@@ -32,6 +32,7 @@ import pandas as pd
 
 from opskit.checks import Status, Verdict
 from opskit.errors import InputError
+from opskit.sources.logs import decode_line, discover, iter_regions
 
 RECORD_COLUMNS = [
     "file",
@@ -61,7 +62,8 @@ RANK_COLUMNS = [
 
 _NUM = r"[-+]?(?:nan|inf(?:inity)?|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?")
-_LINE_RANK = re.compile(r"^\s*(?:\[(?:rank|default)(\d+)\]:|(\d+): )|\[Rank (\d+)\]", re.IGNORECASE)
+_LINE_RANK_PREFIX = re.compile(r"\s*(?:\[(?:rank|default)(\d+)\]:|(\d+): )", re.IGNORECASE)
+_RANK_TAG = re.compile(r"\[Rank (\d+)\]")
 _FILE_RANK = re.compile(r"(?:^|[^a-z])(?:rank|local_rank|proc)[-_]?(\d+)(?:\D|$)", re.IGNORECASE)
 
 _HF_DICT = re.compile(r"\{\s*'(?:loss|train_loss|eval_loss|learning_rate|grad_norm|epoch)'\s*:[^{}]*\}")
@@ -92,26 +94,34 @@ def _to_float(text: str) -> float:
     return float(text)
 
 
-def parse_timestamp(text: str) -> pd.Timestamp | None:
-    """The first ISO-like timestamp in ``text`` as a UTC Timestamp (naive times are taken as UTC)."""
+def timestamp_text(text: str) -> str | None:
+    """The first ISO-like timestamp in ``text`` as an ISO 8601 string (cheap: no parsing into a Timestamp)."""
     m = _TIMESTAMP.search(text)
     if not m:
         return None
     date, clock, frac, tz = m.groups()
-    stamp = f"{date}T{clock}" + (f".{frac}" if frac else "")
+    return f"{date}T{clock}" + (f".{frac}" if frac else "") + ("+00:00" if not tz or tz == "Z" else tz)
+
+
+def parse_timestamp(text: str) -> pd.Timestamp | None:
+    """The first ISO-like timestamp in ``text`` as a UTC Timestamp (naive times are taken as UTC)."""
+    stamp = timestamp_text(text)
+    if stamp is None:
+        return None
     try:
-        ts = pd.Timestamp(stamp + (tz if tz and tz != "Z" else ""))
+        return pd.Timestamp(stamp).tz_convert("UTC")
     except ValueError:
         return None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def rank_from_line(text: str) -> int | None:
     """Rank named by a line prefix: ``[rank5]:`` (torchrun), ``[default5]:``, ``5: `` (srun --label), ``[Rank 5]``."""
-    m = _LINE_RANK.search(text)
-    if not m:
-        return None
-    return int(next(g for g in m.groups() if g is not None))
+    m = _LINE_RANK_PREFIX.match(text)
+    if m:
+        return int(m.group(1) or m.group(2))
+    if "[Rank " in text and (m := _RANK_TAG.search(text)):
+        return int(m.group(1))
+    return None
 
 
 def rank_from_path(path: str | os.PathLike[str]) -> int | None:
@@ -120,20 +130,27 @@ def rank_from_path(path: str | os.PathLike[str]) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _assign(record: dict, key: str, value: float) -> None:
-    key = key.lower().strip()
-    if key in _STEP_KEYS and not math.isnan(value):
-        record.setdefault("step", int(value))
-    elif key in _LOSS_KEYS:
-        record.setdefault("loss", value)
-    elif key in _LR_KEYS:
-        record.setdefault("lr", value)
-    elif key == "epoch":
-        record.setdefault("epoch", value)
-    elif key in _TOKENS_KEYS:
-        record.setdefault("tokens_per_s", value)
-    elif key in _SAMPLES_KEYS:
-        record.setdefault("samples_per_s", value)
+_FIELD_OF_KEY = {
+    **{k: "step" for k in _STEP_KEYS},
+    **{k: "loss" for k in _LOSS_KEYS},
+    **{k: "lr" for k in _LR_KEYS},
+    "epoch": "epoch",
+    **{k: "tokens_per_s" for k in _TOKENS_KEYS},
+    **{k: "samples_per_s" for k in _SAMPLES_KEYS},
+}
+
+
+def _assign(record: dict, key: str, value: str) -> None:
+    """Store ``value`` under the record field ``key`` names (first one wins); other keys are ignored."""
+    name = _FIELD_OF_KEY.get(key.lower().strip())
+    if name is None or name in record:
+        return
+    number = _to_float(value)
+    if name == "step":
+        if not math.isnan(number):
+            record["step"] = int(number)
+    else:
+        record[name] = number
 
 
 def parse_training_line(text: str) -> dict | None:
@@ -141,21 +158,22 @@ def parse_training_line(text: str) -> dict | None:
 
     Returns a dict with ``format`` and any of ``step, loss, lr, epoch, tokens_per_s, samples_per_s``.
     """
-    if "loss" not in text.lower() and "step" not in text.lower() and "iteration" not in text:
+    low = text.lower()
+    if "loss" not in low and "step" not in low and "iteration" not in low:
         return None
     record: dict = {}
-    if m := _HF_DICT.search(text):
+    if "{'" in text and (m := _HF_DICT.search(text)):
         record["format"] = "hf_dict"
         for key, value in _HF_PAIR.findall(m.group(0)):
-            _assign(record, key, _to_float(value))
-    elif m := _MEGATRON.search(text):
+            _assign(record, key, value)
+    elif "iteration" in text and (m := _MEGATRON.search(text)):
         record["format"] = "megatron"
         record["step"] = int(m.group(1))
         for key, value in _MEGATRON_FIELD.findall(text[m.end() - 1 :]):
-            _assign(record, key, _to_float(value))
+            _assign(record, key, value)
             if key.strip().lower().startswith("tokens per") or "tokens/s" in key.lower():
                 record.setdefault("tokens_per_s", _to_float(value))
-    elif m := _LIGHTNING.search(text):
+    elif "Epoch " in text and (m := _LIGHTNING.search(text)):
         record["format"] = "lightning"
         epoch, done, total = int(m.group(1)), int(m.group(2)), int(m.group(3))
         record["step"] = epoch * total + done
@@ -163,16 +181,16 @@ def parse_training_line(text: str) -> dict | None:
         if m.group(4):
             record["samples_per_s"] = float(m.group(4))  # batches per second; the bar counts batches
         for key, value in _KV.findall(m.group(5) or ""):
-            _assign(record, key, _to_float(value))
-    elif m := _DEEPSPEED_STEPS.search(text):
+            _assign(record, key, value)
+    elif "steps:" in low and (m := _DEEPSPEED_STEPS.search(text)):
         record["format"] = "deepspeed"
         record["step"] = int(m.group(1))
         record["loss"] = _to_float(m.group(2))
         for key, value in _KV.findall(text[m.end() :]):
-            _assign(record, key, _to_float(value))
+            _assign(record, key, value)
     else:
         for key, value in _KV.findall(text):
-            _assign(record, key, _to_float(value))
+            _assign(record, key, value)
         if "step" not in record and (m := _LOOSE_STEP.search(text)):
             record["step"] = int(m.group(1))
         if "loss" not in record and (m := _LOOSE_LOSS.search(text)):
@@ -187,90 +205,103 @@ def parse_training_line(text: str) -> dict | None:
     return record
 
 
-def _iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Lines of a (possibly gzip) log, decoded as UTF-8 with a latin-1 fallback; very long lines cut."""
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        handle = opener(path, "rb")
-    except OSError as exc:
-        raise InputError(f"cannot open log: {exc.strerror or exc}", path=path, hint="check the path") from exc
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            chunk = raw[:65536]
-            try:
-                text = chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                text = chunk.decode("latin-1")
-            text = text.rstrip("\r\n")
-            if "\r" in text:  # progress bars redraw with carriage returns: each redraw is a record
-                for part in text.split("\r"):
-                    if part.strip():
-                        yield number, part
-            else:
-                yield number, text
+_CANDIDATE = re.compile(rb"loss|step|iteration")  # searched in lower-cased blocks
+_TAIL_BYTES = 8192
 
 
-def log_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The log files named by ``paths``: files as given, directories walked for ``*.log``/``*.txt``/``*.out``."""
-    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    found: list[Path] = []
-    for item in items:
-        p = Path(item).expanduser()
-        if p.is_dir():
-            found.extend(
-                sorted(
-                    f
-                    for f in p.rglob("*")
-                    if f.is_file() and (f.suffix in {".log", ".txt", ".out", ".err"} or f.name.endswith(".log.gz"))
-                )
-            )
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise InputError("log path does not exist", path=p, hint="pass a log file or a folder of per-rank logs")
-    if not found:
-        raise InputError("no log files found", path=str(items[0]) if items else None, hint="expected *.log files")
-    return found
+def _candidate_lines(chunk: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(index of the line in chunk, raw line)`` for the lines that mention a loss, a step or an iteration.
+
+    The search runs over the lower-cased block in C; only candidate lines reach Python.
+    """
+    low = chunk.lower()
+    index, counted_to, end = 0, 0, -1
+    for m in _CANDIDATE.finditer(low):
+        if m.start() <= end:
+            continue  # another keyword of a line already taken
+        start = low.rfind(b"\n", 0, m.start()) + 1
+        end = low.find(b"\n", m.start())
+        end = len(low) if end < 0 else end
+        index += chunk.count(b"\n", counted_to, start)
+        counted_to = start
+        yield index, chunk[start:end]
+
+
+def _tail_stamps(chunk: bytes, file_rank: int, seen: dict[int, str]) -> None:
+    """The last ISO timestamp per rank among the last lines of ``chunk`` (later blocks overwrite earlier ones)."""
+    found: dict[int, str] = {}
+    for raw in reversed(chunk[-_TAIL_BYTES:].split(b"\n")[1:]):
+        text = decode_line(raw[:512])
+        stamp = timestamp_text(text[:120])
+        if stamp is None:
+            continue
+        line_rank = rank_from_line(text)
+        rank = line_rank if line_rank is not None else file_rank
+        found.setdefault(rank, stamp)
+    seen.update(found)
 
 
 def read_training_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
-    """Training records from one or many logs (a folder of per-rank logs works), one row per record.
+    """Training records from one or many logs (a folder of per-rank logs, gzip, ``-`` for stdin), one row each.
 
     Columns: see :data:`RECORD_COLUMNS`. ``rank`` is -1 when neither the line nor the file names it.
-    The frame's ``attrs["last_line_at"]`` maps each (file, rank) to the last timestamp seen on any line,
-    which tells when a rank went silent even when its last lines were not training records.
+    The frame's ``attrs["last_line_at"]`` maps each (file, rank) to the last timestamp near the end of the
+    file, which tells when a rank went silent even when its last lines were not training records.
+    Logs are read in blocks (:mod:`opskit.sources.logs`): memory holds the records, not the log.
     """
-    rows: list[dict] = []
-    last_line_at: dict[tuple[str, int], pd.Timestamp] = {}
-    for path in log_files(paths):
-        file_rank = rank_from_path(path)
+    sources, skipped = discover(paths)
+    if not sources:
+        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:5])
+        raise InputError(f"no readable log ({reasons})", path=skipped[0].name if skipped else None,
+                         hint="pass the job's text logs (plain or .gz)")  # fmt: skip
+    columns: dict[str, list] = {c: [] for c in RECORD_COLUMNS}
+    last_stamp: dict[tuple[str, int], str] = {}
+    for source in sources:
+        file_rank = source.rank if source.rank is not None else rank_from_path(source.name)
+        file_rank = -1 if file_rank is None else file_rank
+        tails: dict[int, str] = {}
         hf_counter: dict[int, int] = {}
-        for number, text in _iter_lines(path):
-            line_rank = rank_from_line(text)
-            rank = line_rank if line_rank is not None else (file_rank if file_rank is not None else -1)
-            ts = parse_timestamp(text[:120])
-            if ts is not None:
-                last_line_at[(str(path), rank)] = ts
-            record = parse_training_line(text)
-            if record is None:
-                continue
-            if "step" not in record:  # HF dict lines carry no step: number them per rank in order
-                hf_counter[rank] = hf_counter.get(rank, 0) + 1
-                record["step"] = hf_counter[rank]
-            record["loss_logged"] = "loss" in record
-            rows.append({"file": str(path), "line": number, "rank": rank, "timestamp": ts, **record})
-    frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+        number = 1
+        stream = source.open()
+        try:
+            for region in iter_regions(stream):
+                chunk = region.data[region.start : region.end]
+                for index, raw in _candidate_lines(chunk):
+                    text = decode_line(raw[:65536].rstrip(b"\r"))
+                    for part in text.split("\r") if "\r" in text else (text,):
+                        _add_record(columns, part, source.name, number + index, file_rank, hf_counter)
+                _tail_stamps(chunk, file_rank, tails)
+                if not region.continued:
+                    number += chunk.count(b"\n")
+        finally:
+            if source.path is not None:
+                stream.close()
+        last_stamp.update({(source.name, rank): stamp for rank, stamp in tails.items()})
+    frame = pd.DataFrame(columns)
     for col in ("loss", "lr", "epoch", "tokens_per_s", "samples_per_s"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     frame["step"] = pd.to_numeric(frame["step"], errors="coerce").astype("Int64")
     frame["rank"] = frame["rank"].astype(int)
     frame["loss_logged"] = frame["loss_logged"].astype(bool)
     frame["line"] = frame["line"].astype(int)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    frame.attrs["last_line_at"] = last_line_at
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601", errors="coerce")
+    frame.attrs["last_line_at"] = {key: parse_timestamp(stamp) for key, stamp in last_stamp.items()}
     return frame
+
+
+def _add_record(columns: dict[str, list], text: str, file: str, line: int, file_rank: int, counter: dict) -> None:
+    record = parse_training_line(text)
+    if record is None:
+        return
+    line_rank = rank_from_line(text)
+    rank = line_rank if line_rank is not None else file_rank
+    if "step" not in record:  # HF dict lines carry no step: number them per rank in order
+        counter[rank] = counter.get(rank, 0) + 1
+        record["step"] = counter[rank]
+    record["loss_logged"] = "loss" in record
+    record.update(file=file, line=line, rank=rank, timestamp=timestamp_text(text[:120]))
+    for name, values in columns.items():
+        values.append(record.get(name))
 
 
 @dataclass(frozen=True)

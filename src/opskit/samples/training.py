@@ -145,10 +145,14 @@ def safetensors_bytes(tensors: dict[str, tuple[str, list[int]]], *, fill: int = 
 def torch_zip_bytes(path: Path, payload: int = 4096) -> None:
     """A file laid out like ``torch.save``'s zip archive (data.pkl, data/0, version); nothing to unpickle."""
     stem = path.stem
+    entries = {
+        f"{stem}/data.pkl": b"\x80\x02}q\x00X\x05\x00\x00\x00stateq\x01s.",
+        f"{stem}/data/0": b"\x00" * payload,
+        f"{stem}/version": b"3\n",
+    }
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(f"{stem}/data.pkl", b"\x80\x02}q\x00X\x05\x00\x00\x00stateq\x01s.")
-        archive.writestr(f"{stem}/data/0", b"\x00" * payload)
-        archive.writestr(f"{stem}/version", b"3\n")
+        for name, data in entries.items():  # a fixed date keeps the bytes identical run after run
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 27, 1, 0, 0)), data)
 
 
 _TENSORS = {
