@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from opskit.runner import run_runbook
+from opskit.samples import resolve
 
 RUNBOOK = "diagnose_training_interruption"
 
@@ -68,10 +69,21 @@ def test_report_shows_the_plots_and_the_resume_command(sample_run):
 
 
 def test_missing_log_path_renders_an_error_row_first(tmp_path):
-    result = run_runbook(RUNBOOK, {"log_path": str(tmp_path / "no-such-logs")}, reports_dir=tmp_path / "reports")
+    checkpoints = str(resolve("sample:training_nccl_hang_checkpoints"))
+    params = {"log_path": str(tmp_path / "no-such-logs"), "checkpoint_dir": checkpoints}
+    result = run_runbook(RUNBOOK, params, reports_dir=tmp_path / "reports")
     checks = result.summary["checks"]
     assert checks[0]["status"] == "ERROR"
     assert checks[0]["name"] in {"training progress", "log faults"}
     assert result.summary["figures"]["resume_step"] == 1000  # the checkpoints are still judged
     html = result.html_path.read_text(encoding="utf-8")
     assert "ERROR" in html and "no-such-logs" in html
+
+
+def test_real_logs_never_get_the_sample_checkpoints(tmp_path):
+    logs = resolve("sample:training_nccl_hang")
+    result = run_runbook(RUNBOOK, {"log_path": str(logs)}, reports_dir=tmp_path / "reports")
+    (resume,) = result.checks("resume point")
+    assert resume["status"] == "SKIP"
+    assert not result.checks("checkpoint complete")
+    assert result.summary["figures"]["first_stopped_rank"] == 5  # the logs are still judged
