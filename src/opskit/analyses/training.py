@@ -60,7 +60,7 @@ RANK_COLUMNS = [
     "last_line_at",
 ]
 
-_NUM = r"[-+]?(?:nan|inf(?:inity)?|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_NUM = r"[-+]?(?:nan|inf(?:inity)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?")
 _LINE_RANK_PREFIX = re.compile(r"\s*(?:\[(?:rank|default)(\d+)\]:|(\d+): )", re.IGNORECASE)
 _RANK_TAG = re.compile(r"\[Rank (\d+)\]")
@@ -68,7 +68,9 @@ _FILE_RANK = re.compile(r"(?:^|[^a-z])(?:rank|local_rank|proc)[-_]?(\d+)(?:\D|$)
 
 _HF_DICT = re.compile(r"\{\s*'(?:loss|train_loss|eval_loss|learning_rate|grad_norm|epoch)'\s*:[^{}]*\}")
 _HF_PAIR = re.compile(r"'(\w+)'\s*:\s*(" + _NUM + r")", re.IGNORECASE)
-_LIGHTNING = re.compile(r"Epoch (\d+):\s+\d+%\|[^|]*\|\s*(\d+)/(\d+)\s*\[[^\]]*?(?:,\s*([\d.]+)it/s)?(?:,\s*(.*))?\]")
+_LIGHTNING = re.compile(
+    r"Epoch (\d+):\s*(?::\s*)?\d+%\|[^|]*\|\s*(\d+)/(\d+)\s*\[[^\]]*?(?:,\s*([\d.]+)it/s)?(?:,\s*(.*))?\]"
+)
 _MEGATRON = re.compile(r"iteration\s+(\d+)/\s*(\d+)\s*\|")
 _MEGATRON_FIELD = re.compile(r"\|\s*([a-zA-Z][\w /()-]*?):\s*(" + _NUM + r")\s*(?=\||$)", re.IGNORECASE)
 _DEEPSPEED_STEPS = re.compile(r"\bsteps:\s*(\d+)\s+loss:\s*(" + _NUM + r")", re.IGNORECASE)
@@ -77,21 +79,33 @@ _KV = re.compile(r"\b([a-zA-Z][\w/.-]*?)\s*(?:=|:)\s*\[?(" + _NUM + r")\]?(?=[\s
 _LOOSE_STEP = re.compile(r"\b(?:global[_ ])?(?:step|iter(?:ation)?)\s*[:=#]?\s*(\d+)(?:\s*/\s*\d+)?\b", re.IGNORECASE)
 _LOOSE_LOSS = re.compile(r"\b(?:train[_ ])?loss\s*[:=]?\s*(" + _NUM + r")(?![\w.])", re.IGNORECASE)
 _STEP_KEYS = {"step", "steps", "global_step", "iter", "iteration", "it"}
-_LOSS_KEYS = {"loss", "train_loss", "train/loss", "lm_loss", "lm loss", "train_loss_step", "training_loss"}
+_LOSS_KEYS = {
+    "loss",
+    "train_loss",
+    "train/loss",
+    "lm_loss",
+    "lm loss",
+    "train_loss_step",
+    "training_loss",
+    "reduced_train_loss",
+    "loss/train/total",
+}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_BATCH_STEP = re.compile(r"\[batch=(\d+)/\d+\]")
 _LR_KEYS = {"lr", "learning_rate", "learning rate", "train/learning_rate"}
 _TOKENS_KEYS = {"tokens_per_s", "tokens_per_sec", "tokens/s", "tokens/sec", "tok/s", "tps", "throughput_tokens"}
 _SAMPLES_KEYS = {"samples_per_s", "samples/sec", "samples/s", "samples_per_second", "train_samples_per_second"}
 
 
 def _to_float(text: str) -> float:
-    low = text.lower().lstrip("+")
+    low = text.lower().lstrip("+").replace(",", "")
     if low in ("nan", "-nan"):
         return math.nan
     if low in ("inf", "infinity"):
         return math.inf
     if low in ("-inf", "-infinity"):
         return -math.inf
-    return float(text)
+    return float(low)
 
 
 def timestamp_text(text: str) -> str | None:
@@ -161,6 +175,9 @@ def parse_training_line(text: str) -> dict | None:
     low = text.lower()
     if "loss" not in low and "step" not in low and "iteration" not in low:
         return None
+    if "\x1b" in text:  # coloured logs (torchtitan, rich): drop the escape sequences
+        text = _ANSI.sub("", text)
+        low = text.lower()
     record: dict = {}
     if "{'" in text and (m := _HF_DICT.search(text)):
         record["format"] = "hf_dict"
@@ -175,13 +192,13 @@ def parse_training_line(text: str) -> dict | None:
                 record.setdefault("tokens_per_s", _to_float(value))
     elif "Epoch " in text and (m := _LIGHTNING.search(text)):
         record["format"] = "lightning"
-        epoch, done, total = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        record["step"] = epoch * total + done
-        record["epoch"] = epoch + done / total if total else float(epoch)
-        if m.group(4):
-            record["samples_per_s"] = float(m.group(4))  # batches per second; the bar counts batches
-        for key, value in _KV.findall(m.group(5) or ""):
+        for key, value in _KV.findall(m.group(5) or ""):  # global_step (NeMo) wins over the bar's count
             _assign(record, key, value)
+        epoch, done, total = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        record.setdefault("step", epoch * total + done)
+        record.setdefault("epoch", epoch + done / total if total else float(epoch))
+        if m.group(4):
+            record.setdefault("samples_per_s", float(m.group(4)))  # batches per second: the bar counts batches
     elif "steps:" in low and (m := _DEEPSPEED_STEPS.search(text)):
         record["format"] = "deepspeed"
         record["step"] = int(m.group(1))
@@ -191,7 +208,7 @@ def parse_training_line(text: str) -> dict | None:
     else:
         for key, value in _KV.findall(text):
             _assign(record, key, value)
-        if "step" not in record and (m := _LOOSE_STEP.search(text)):
+        if "step" not in record and (m := _BATCH_STEP.search(text) or _LOOSE_STEP.search(text)):
             record["step"] = int(m.group(1))
         if "loss" not in record and (m := _LOOSE_LOSS.search(text)):
             record["loss"] = _to_float(m.group(1))

@@ -37,6 +37,16 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "training"
         ("step=100 loss=2.3 lr=3e-4 tokens_per_s=41000", {"step": 100, "loss": 2.3, "tokens_per_s": 41000.0}),
         ("iter 100: loss 2.3456, time 512.34ms, mfu 45.2%", {"step": 100, "loss": 2.3456}),
         ("Step 5/100: loss = 3.2", {"step": 5, "loss": 3.2}),
+        (
+            "\x1b[31mstep:  7  \x1b[32mloss: 9.5432  \x1b[33mmemory: 42.48GiB(44.71%)  \x1b[34mtps: 1,015  mfu: 5.96%",
+            {"step": 7, "loss": 9.5432, "tokens_per_s": 1015.0},
+        ),
+        (
+            "Epoch 0: :  10%|#         | 100/1000 [01:00<09:00, reduced_train_loss=2.310, global_step=99.00]",
+            {"step": 99, "loss": 2.31},
+        ),
+        ("[batch=100/1000]: Train loss/train/total: 2.3100", {"step": 100, "loss": 2.31}),
+        ("Epoch 1 | Step 100 | Loss 2.31 | LR 1.00e-04", {"step": 100, "loss": 2.31}),
     ],
 )
 def test_parse_training_line_reads_each_format(line, expected):
@@ -183,3 +193,11 @@ def test_spike_on_a_falling_curve_is_found_against_the_recent_window():
     losses[200] *= 2.5
     frame = pd.DataFrame({"rank": 0, "step": steps, "line": steps, "loss": losses})
     assert list(find_loss_spikes(frame)["step"]) == [201]
+
+
+def test_one_file_with_torchrun_prefixes_splits_ranks_and_strips_colours():
+    result = analyze_training(read_training_logs(FIXTURES / "torchtitan_colored_rank1_nan_step25.log"))
+    assert result.ranks.set_index("rank")["last_step"].to_dict() == {0: 30, 1: 25}
+    assert result.first_stopped_rank == 1
+    assert list(zip(result.nonfinite["rank"], result.nonfinite["step"], strict=True)) == [(1, 25)]
+    assert result.records.loc[result.records["rank"] == 0, "tokens_per_s"].max() == 1300.0
