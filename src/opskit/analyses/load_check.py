@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -372,19 +372,23 @@ SAMPLE_ENVIRONMENT = "sample:model_env_old_driver"
 class ModelLoadResult:
     """Everything ``diagnose_model_load`` found, layer by layer (cheap and safe first).
 
-    ``files``: one row per file (``file``, ``size_bytes``, ``format``, ``ok``, ``problem``, ``fix``,
-    ``checksum``, ``pickle_risk``). ``listings``: tensors per checkpoint (or shard set).
+    ``verdicts``: the :class:`~opskit.checks.VerdictTable`. ``files``: one row per file (``file``,
+    ``size_bytes``, ``format``, ``ok``, ``problem``, ``fix``, ``checksum``, ``pickle_risk``).
+    ``integrity``: :class:`~opskit.analyses.model_integrity.IntegrityResult`; ``shards``: shard sets;
+    ``pickle_scans``: file -> :class:`~opskit.analyses.pickle_safety.PickleSafetyResult`;
+    ``compatibility``: :class:`~opskit.analyses.compatibility.CompatibilityResult`; ``listings``:
+    tensors per checkpoint or shard set; ``figures``: the key numbers for the summary.
     """
 
     root: Path
-    verdicts: Any  # VerdictTable
+    verdicts: Any
     files: pd.DataFrame
-    integrity: Any = None  # IntegrityResult
+    integrity: Any = None
     shards: tuple = ()
-    pickle_scans: dict = None  # file -> PickleSafetyResult
-    compatibility: Any = None  # CompatibilityResult
-    listings: dict = None  # subject -> DataFrame
-    figures: dict = None
+    pickle_scans: dict[str, Any] = field(default_factory=dict)
+    compatibility: Any = None
+    listings: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_environment(environment: str, model_path: str) -> tuple[Any, str]:

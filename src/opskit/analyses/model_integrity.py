@@ -422,10 +422,11 @@ class ShardSetResult:
     absent_in_index: tuple[str, ...]
     not_in_index: tuple[str, ...]
     tensors_in_missing: int = 0
+    not_in_shard: tuple[str, ...] = ()  # tensors the index places in a present shard whose header lacks them
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.extra or self.absent_in_index or self.not_in_index)
+        return not (self.missing or self.extra or self.absent_in_index or self.not_in_index or self.not_in_shard)
 
 
 def check_shard_sets(folder: str | Path) -> list[ShardSetResult]:
@@ -460,6 +461,7 @@ def check_shard_sets(folder: str | Path) -> list[ShardSetResult]:
         expected = {f"{stem}-{i:05d}-of-{total:05d}{ext}" for i in range(1, total + 1)}
         present = {n for _, _, n in found}
         absent = sorted(n for n in named if n not in present)
+        not_in_shard = _tensors_not_in_shard(folder, weight_map, present) if ext == ".safetensors" else []
         results.append(
             ShardSetResult(
                 name=f"{stem}-*-of-{total:05d}{ext}",
@@ -471,9 +473,21 @@ def check_shard_sets(folder: str | Path) -> list[ShardSetResult]:
                 absent_in_index=tuple(absent),
                 not_in_index=tuple(sorted(present - named)) if index_name else (),
                 tensors_in_missing=sum(1 for f in weight_map.values() if f in set(absent)),
+                not_in_shard=tuple(not_in_shard),
             )
         )
     return results
+
+
+def _tensors_not_in_shard(folder: Path, weight_map: Mapping[str, str], present: set[str]) -> list[str]:
+    """Tensors the index assigns to a present safetensors shard whose header does not list them."""
+    from opskit.sources.model_files import inspect_safetensors
+
+    held: dict[str, set[str]] = {}
+    for name in present:
+        info = inspect_safetensors(folder / name)
+        held[name] = set(info.tensors["name"]) if info.tensors is not None else set()
+    return sorted(t for t, f in weight_map.items() if f in held and held[f] and t not in held[f])
 
 
 def shard_verdicts(results: Iterable[ShardSetResult]) -> list[Verdict]:
@@ -492,6 +506,12 @@ def shard_verdicts(results: Iterable[ShardSetResult]) -> list[Verdict]:
             problems.append(f"extra shards outside the set of {r.total}: {', '.join(r.extra)}")
         if r.not_in_index:
             problems.append(f"present but not named by {r.index_file}: {', '.join(r.not_in_index)}")
+        if r.not_in_shard:
+            more = f" (+{len(r.not_in_shard) - 3})" if len(r.not_in_shard) > 3 else ""
+            problems.append(
+                f"{r.index_file} places {len(r.not_in_shard)} tensors in shards that do not hold them: "
+                f"{', '.join(r.not_in_shard[:3])}{more}"
+            )
         evidence = f"present: {', '.join(r.present) or 'none'}; index: {r.index_file or 'none'}"
         if problems:
             fix = (
@@ -499,8 +519,8 @@ def shard_verdicts(results: Iterable[ShardSetResult]) -> list[Verdict]:
                 if r.missing or r.absent_in_index
                 else ""
             )
-            if r.extra or r.not_in_index:
-                fix += "remove stray shards from another revision, or fetch the index that matches them"
+            if r.extra or r.not_in_index or r.not_in_shard:
+                fix += "remove stray shards from another revision, or fetch the index and shards of one revision"
             out.append(
                 Verdict(
                     "shard set",

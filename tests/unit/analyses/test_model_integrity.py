@@ -256,3 +256,29 @@ def test_format_verdicts(tmp_path):
     assert verdicts["page.bin"].status is Status.FAIL and verdicts["page.bin"].observed == "html"
     assert "<title>Login</title>" in verdicts["page.bin"].evidence
     assert verdicts["cfg.bin"].status is Status.FAIL and "json" in verdicts["cfg.bin"].message
+
+
+def test_index_placing_tensors_in_the_wrong_shard(tmp_path):
+    import numpy as np
+
+    from opskit.samples.models import safetensors_bytes
+
+    one = {"a": np.zeros(2, np.float32)}
+    two = {"b": np.zeros(2, np.float32)}
+    (tmp_path / shard(1, 2)).write_bytes(safetensors_bytes(one))
+    (tmp_path / shard(2, 2)).write_bytes(safetensors_bytes(two))
+    index = {"weight_map": {"a": shard(1, 2), "b": shard(1, 2)}}  # "b" is in shard 2, not 1
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    (result,) = mi.check_shard_sets(tmp_path)
+    assert result.not_in_shard == ("b",) and result.not_in_index == (shard(2, 2),)
+    (verdict,) = mi.shard_verdicts([result])
+    assert verdict.status is Status.FAIL and "do not hold them: b" in verdict.message
+
+
+def test_sample_model_folder_is_the_same_bytes_each_time(tmp_path):
+    from opskit.samples.models import write_model_dir
+
+    first, second = write_model_dir(tmp_path / "a"), write_model_dir(tmp_path / "b")
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    assert all((first / n).read_bytes() == (second / n).read_bytes() for n in names)
