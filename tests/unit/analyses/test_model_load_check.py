@@ -219,3 +219,32 @@ def test_diagnose_loads_safe_checkpoints_with_torch(model_dir):
     result = lc.diagnose_model_load(model_dir, environment="local")
     loads = {v.subject: v.status for v in result.verdicts.find("load")}
     assert loads == {"classifier.pt": Status.PASS, "classifier_ddp.pt": Status.PASS}
+
+
+# ------------------------------------------------- files written by torch itself (torch 2.13, committed fixtures)
+SEQUENTIAL = {  # nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)) in bfloat16
+    "0.weight": ("bfloat16", (3, 4)), "0.bias": ("bfloat16", (3,)), "1.weight": ("bfloat16", (3,)),
+    "1.bias": ("bfloat16", (3,)), "1.running_mean": ("bfloat16", (3,)), "1.running_var": ("bfloat16", (3,)),
+    "1.num_batches_tracked": ("int64", ()),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["torch_zip_sequential_bf16.pt", "torch_legacy_sequential_bf16.pt", "torch_zip_nested_checkpoint.pt"]
+)
+def test_static_listing_of_files_torch_wrote(name):
+    from opskit.analyses.pickle_safety import Risk, scan_model_file
+
+    info = inspect_model_file(FIXTURES / name)
+    assert info.ok and scan_model_file(info).risk is Risk.SAFE
+    frame = lc.static_listing(info)
+    assert {k: (d, s) for k, d, s in frame.itertuples(index=False)} == SEQUENTIAL
+
+
+def test_full_module_pickle_is_not_a_state_dict():
+    from opskit.analyses.pickle_safety import Risk, scan_model_file
+
+    info = inspect_model_file(FIXTURES / "torch_zip_full_module.pt")
+    scan = scan_model_file(info)
+    assert scan.risk is Risk.UNKNOWN
+    assert "torch.nn.modules.linear.Linear" in set(scan.imports["global"])
