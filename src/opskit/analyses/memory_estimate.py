@@ -7,7 +7,8 @@ ZeRO stage 1 shards the optimizer states over the data-parallel GPUs, stage 2 al
 (and FSDP ``FULL_SHARD``) also the weights.
 
 Activations follow Korthikanti et al. (2022), "Reducing Activation Recomputation in Large Transformer
-Models": per transformer layer ``s*b*h*(34 + 5*a*s/h)`` bytes with 16-bit activations; fused/flash
+Models": per transformer layer ``s*b*h*(34 + 5*a*s/h)`` bytes with 16-bit activations, divided by t with
+tensor and sequence parallelism over t GPUs; fused/flash
 attention drops the ``5*a*s/h`` score term; full activation checkpointing keeps only each layer's input
 (``2*s*b*h`` bytes) plus one layer recomputed at a time. The loss adds fp32 logits ``4*s*b*V``.
 It is an estimate (no allocator fragmentation, no communication buffers beyond a fixed overhead):
@@ -40,7 +41,9 @@ _FSDP = {"full_shard": 3, "shard_grad_op": 2, "hybrid_shard": 3, "no_shard": 0}
 class JobConfig:
     """What drives a training job's memory. ``params`` or (``layers``, ``hidden_size``) must be given.
 
-    ``gpus`` is the data-parallel degree the ZeRO/FSDP sharding divides by; ``gpu_memory_gib`` the
+    ``gpus`` is the number of GPUs of the job; with ``tensor_parallel`` t each layer is split over t GPUs
+    (Megatron with sequence parallelism) and ZeRO/FSDP shards over the ``gpus / t`` data-parallel replicas.
+    ``gpu_memory_gib`` is the
     capacity of one GPU (``torch.cuda.get_device_properties(0).total_memory / 2**30``; 0 when unknown).
     """
 
@@ -54,6 +57,7 @@ class JobConfig:
     attention_heads: int = 0
     vocab_size: int = 0
     gpus: int = 1
+    tensor_parallel: int = 1
     zero_stage: int = 0
     activation_checkpointing: bool = False
     flash_attention: bool = True
@@ -76,9 +80,14 @@ class JobConfig:
                 column="params",
                 hint="set params (e.g. 7e9 or params_b: 7) or the architecture (layers, hidden_size, vocab_size)",
             )
-        for name in ("micro_batch_size", "seq_len", "gpus", "gradient_accumulation_steps"):
+        for name in ("micro_batch_size", "seq_len", "gpus", "gradient_accumulation_steps", "tensor_parallel"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1", column=name)
+        if self.gpus % self.tensor_parallel:
+            raise InputError(
+                f"gpus ({self.gpus}) is not a multiple of tensor_parallel ({self.tensor_parallel})",
+                column="tensor_parallel",
+            )
 
     @property
     def param_count(self) -> float:
@@ -87,7 +96,12 @@ class JobConfig:
 
     @property
     def global_batch_size(self) -> int:
-        return self.micro_batch_size * self.gradient_accumulation_steps * self.gpus
+        return self.micro_batch_size * self.gradient_accumulation_steps * self.data_parallel
+
+    @property
+    def data_parallel(self) -> int:
+        """Data-parallel replicas: the degree ZeRO/FSDP shards over."""
+        return self.gpus // self.tensor_parallel
 
 
 def transformer_params(layers: int, hidden_size: int, vocab_size: int = 0) -> float:
@@ -102,11 +116,12 @@ def activation_bytes(config: JobConfig) -> float:
     s, b, h, layers = config.seq_len, config.micro_batch_size, config.hidden_size, config.layers
     heads = config.attention_heads or max(1, h // 128)
     scale = 2.0 if config.precision == "fp32" else 1.0  # the 34 bytes assume 16-bit activations
-    per_layer = s * b * h * (34.0 + (0.0 if config.flash_attention else 5.0 * heads * s / h)) * scale
+    t = config.tensor_parallel  # with sequence parallelism every term is split over the t GPUs
+    per_layer = s * b * h * (34.0 + (0.0 if config.flash_attention else 5.0 * heads * s / h)) * scale / t
     # checkpointing keeps each layer's input and recomputes one layer at a time
-    kept = layers * 2.0 * s * b * h * scale + per_layer
+    kept = layers * 2.0 * s * b * h * scale / t + per_layer
     total = kept if config.activation_checkpointing else layers * per_layer
-    logits = 4.0 * s * b * config.vocab_size
+    logits = 4.0 * s * b * config.vocab_size / t
     return total + logits
 
 
@@ -157,8 +172,8 @@ class MemoryEstimate:
 
 def estimate_memory(config: JobConfig) -> MemoryEstimate:
     """Per-GPU memory of ``config`` (weights, gradients, optimizer states, activations, overhead) in GiB."""
-    n = config.param_count
-    dp = config.gpus
+    n = config.param_count / config.tensor_parallel  # each GPU holds 1/t of every layer
+    dp = config.data_parallel
     weights = n * _WEIGHT_BYTES[config.precision]
     grads = n * _GRAD_BYTES[config.precision] if config.training else 0.0
     optimizer = 0.0
@@ -249,13 +264,13 @@ def rank_remedies(estimate: MemoryEstimate, *, reserved_unallocated_gib: float |
             replace(cfg, flash_attention=True),
             "none on supported GPUs",
         )
-    if cfg.gpus > 1:
+    if cfg.data_parallel > 1:
         for stage in range(cfg.zero_stage + 1, 4):
             fsdp = {2: "SHARD_GRAD_OP", 3: "FULL_SHARD"}.get(stage)
             label = f"ZeRO stage {stage}" + (f" / FSDP {fsdp}" if fsdp else "")
             add(
                 label,
-                f"zero_stage {cfg.zero_stage} -> {stage} over {cfg.gpus} GPUs",
+                f"zero_stage {cfg.zero_stage} -> {stage} over {cfg.data_parallel} data-parallel GPUs",
                 replace(cfg, zero_stage=stage),
                 "more communication per step" if stage < 3 else "weights gathered per layer: more communication",
             )
@@ -298,6 +313,8 @@ _ALIASES = {
     "num_attention_heads": ("attention_heads", None),
     "num_gpus": ("gpus", None),
     "world_size": ("gpus", None),
+    "tensor_model_parallel_size": ("tensor_parallel", None),
+    "tp": ("tensor_parallel", None),
     "gradient_checkpointing": ("activation_checkpointing", None),
     "gpu_memory_gb": ("gpu_memory_gib", None),
     "dtype": ("precision", None),

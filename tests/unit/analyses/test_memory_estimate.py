@@ -160,3 +160,18 @@ def test_unparsable_yaml_names_the_line(tmp_path):
     with pytest.raises(InputError) as info:
         read_job_config(path)
     assert info.value.line is not None
+
+
+def test_tensor_parallel_splits_layers_and_zero_shards_over_the_replicas():
+    # Korthikanti et al. 2022, eq. (4): with tensor and sequence parallelism over t GPUs, s*b*h*(34 + 5as/h)/t
+    s, b, h, a, layers, t = 2048, 1, 12288, 96, 4, 8
+    base = JobConfig(params=12 * layers * h * h, seq_len=s, micro_batch_size=b, hidden_size=h, attention_heads=a,
+                     layers=layers, flash_attention=False, gpus=64, zero_stage=1, **NO_OVERHEAD)  # fmt: skip
+    split = estimate_memory(replace(base, tensor_parallel=t))
+    assert split.activations_gib * 2**30 == pytest.approx(layers * s * b * h * (34 + 5 * a * s / h) / t)
+    assert split.weights_gib * 2**30 == pytest.approx(base.params * 2 / t)
+    # ZeRO-1 shards the 12 bytes/param of optimizer state over 64 / 8 = 8 replicas
+    assert split.optimizer_gib * 2**30 == pytest.approx(base.params / t * 12 / 8)
+    with pytest.raises(InputError) as info:
+        JobConfig(params=1e9, gpus=12, tensor_parallel=8)
+    assert info.value.column == "tensor_parallel"
