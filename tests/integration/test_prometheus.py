@@ -120,3 +120,20 @@ def test_fine_steps_are_split_under_the_server_limit(prometheus_server):
     assert result.requests == 2
     ts = sorted(t for _, tss, _ in result.series for t in tss)
     assert len(ts) == len(set(ts))  # no step asked twice at the chunk boundary
+
+
+def test_the_report_reads_every_format_to_the_same_team_cost(prometheus_server, rules):
+    report = pytest.importorskip("opskit.analyses.gpu_report")
+    inputs = {
+        "parquet": (resolve("sample:fleet_week"), "parquet"),
+        "nvidia-smi": (resolve("sample:fleet_week_nvidia_smi"), "nvidia-smi"),
+        "dcgm": (resolve("sample:fleet_week_dcgm"), "dcgm"),
+        "prometheus": (prometheus_server.url, "prometheus"),
+    }
+    teams = {}
+    for name, (source, fmt) in inputs.items():
+        rollup, _ = report.load_samples(source, attribution=rules, source_format=fmt, week=WEEK)
+        built = report.build_report(rollup, week=WEEK)
+        teams[name] = built.cost.teams[["gpu_hours", "cost"]].sort_index()
+    for name, frame in teams.items():
+        pd.testing.assert_frame_equal(frame, teams["parquet"], rtol=1e-6, obj=name)
