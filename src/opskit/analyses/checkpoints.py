@@ -33,6 +33,7 @@ _DIR_PATTERNS = [
     ("hf_trainer", re.compile(r"^checkpoint-(\d+)$")),
     ("deepspeed", re.compile(r"^global_step(\d+)$")),
     ("megatron", re.compile(r"^iter_(\d+)$")),
+    ("lightning_deepspeed", re.compile(r"(?:^|[-_])step=(\d+)(?:[-_.].*)?\.ckpt$")),
     ("directory", re.compile(r"^(?:step|ckpt|checkpoint)[-_]?(\d+)$", re.IGNORECASE)),
 ]
 _FILE_PATTERNS = [
@@ -61,6 +62,8 @@ _DTYPE_BYTES = {
     "F8_E4M3": 1,
     "F8_E5M2": 1,
 }
+_SHARDED_WEIGHTS = ("global_step", "pytorch_model_fsdp")
+_FSDP_DIRS = ("pytorch_model_fsdp", "optimizer_")
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 
 
@@ -221,8 +224,10 @@ def _check_hf(folder: Path, problems: list[str], step: int, world_size: int | No
         missing = sorted(s for s in shards if s not in names)
         if missing:
             problems.append(f"missing weight shards: {', '.join(missing)}")
-    elif not any(n in names for n in _WEIGHT_FILES) and not any(n.startswith("global_step") for n in names):
+    elif not any(n in names for n in _WEIGHT_FILES) and not any(n.startswith(_SHARDED_WEIGHTS) for n in names):
         problems.append("no model weights (model.safetensors / pytorch_model.bin)")
+    for sharded in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(_FSDP_DIRS)):
+        _check_dcp(sharded, problems)
     if "trainer_state.json" not in names:
         problems.append("missing trainer_state.json")
     else:
@@ -233,12 +238,13 @@ def _check_hf(folder: Path, problems: list[str], step: int, world_size: int | No
         except (OSError, ValueError):
             pass  # reported by the JSON verification
     has_deepspeed = any(n.startswith("global_step") for n in names)
+    has_fsdp_optimizer = any(n.startswith("optimizer_") for n in names)
     for inner in sorted(folder.glob("global_step*")):
         if inner.is_dir():
             inner_problems: list[str] = []
             _check_deepspeed(inner, inner_problems, world_size)
             problems.extend(f"{inner.name}: {p}" for p in inner_problems)
-    if "optimizer.pt" not in names and not has_deepspeed:
+    if "optimizer.pt" not in names and not has_deepspeed and not has_fsdp_optimizer:
         problems.append("missing optimizer.pt (weights alone cannot resume the optimizer)")
     if "scheduler.pt" not in names and not has_deepspeed:
         problems.append("missing scheduler.pt")
@@ -253,6 +259,16 @@ def _check_deepspeed(folder: Path, problems: list[str], world_size: int | None) 
         problems.append("no *optim_states.pt file")
     elif world_size and len(optim) < world_size:
         problems.append(f"{len(optim)} optimizer shards for {world_size} ranks")
+
+
+def _check_dcp(folder: Path, problems: list[str]) -> None:
+    """A torch.distributed.checkpoint folder (FSDP sharded state): ``.metadata`` and its ``*.distcp`` shards."""
+    names = [p.name for p in folder.iterdir()]
+    shards = [n for n in names if n.endswith(".distcp")]
+    if shards and ".metadata" not in names:
+        problems.append(f"{folder.name}: .metadata missing beside {len(shards)} .distcp shard(s) (save cut short)")
+    elif ".metadata" in names and not shards:
+        problems.append(f"{folder.name}: .metadata without any .distcp shard")
 
 
 def _check_megatron(folder: Path, problems: list[str]) -> None:
@@ -275,6 +291,8 @@ def inspect_checkpoint(path: Path, kind: str, step: int, *, world_size: int | No
             _check_hf(path, problems, step, world_size)
         elif files and kind == "deepspeed":
             _check_deepspeed(path, problems, world_size)
+        elif files and kind == "lightning_deepspeed":  # Lightning + DeepSpeed: <name>.ckpt/checkpoint/
+            _check_deepspeed(path / "checkpoint" if (path / "checkpoint").is_dir() else path, problems, world_size)
         elif files and kind == "megatron":
             _check_megatron(path, problems)
         count = len(files)

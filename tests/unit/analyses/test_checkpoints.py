@@ -177,3 +177,30 @@ def test_missing_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError) as info:
         find_checkpoints(tmp_path / "missing")
     assert info.value.path.endswith("missing")
+
+
+def test_hf_checkpoint_with_fsdp_sharded_state(tmp_path):
+    for step, cut in ((200, False), (400, True)):
+        folder = hf_checkpoint(tmp_path, step, drop=("model.safetensors", "optimizer.pt"))
+        for sub in ("pytorch_model_fsdp_0", "optimizer_0"):
+            (folder / sub).mkdir()
+            for rank in range(2):
+                (folder / sub / f"__{rank}_0.distcp").write_bytes(b"\x01" * 64)
+            if not (cut and sub == "optimizer_0"):
+                (folder / sub / ".metadata").write_bytes(b"\x80\x04metadata")
+    scan = find_checkpoints(tmp_path)
+    newest, older = scan.checkpoints
+    assert older.complete, older.problems
+    assert not newest.complete and any("optimizer_0: .metadata missing" in p for p in newest.problems)
+    assert scan.resume.step == 200
+
+
+def test_lightning_deepspeed_checkpoint_folder(tmp_path):
+    folder = tmp_path / "epoch=1-step=600.ckpt" / "checkpoint"
+    folder.mkdir(parents=True)
+    torch_zip(folder / "mp_rank_00_model_states.pt")
+    torch_zip(folder / "zero_pp_rank_0_mp_rank_00_optim_states.pt")
+    scan = find_checkpoints(tmp_path)
+    assert [(c.step, c.kind, c.complete) for c in scan.checkpoints] == [(600, "lightning_deepspeed", True)]
+    (folder / "zero_pp_rank_0_mp_rank_00_optim_states.pt").unlink()
+    assert not find_checkpoints(tmp_path).checkpoints[0].complete
