@@ -59,6 +59,12 @@ class FakePrometheus(BaseHTTPRequestHandler):
         if counting:
             metric = 240.0
         result = []
+        if self.mode == "pod_change":  # GPU 0 changes pods in every window: 60 samples in pod a, 180 in b
+            for pod, util, count in (("a", 20.0, 60.0), ("b", 60.0, 180.0)):
+                value = count if counting else util
+                values = [[start + k * step, str(value)] for k in range(n)]
+                result.append({"metric": {**LABELS, "namespace": "ns", "pod": pod}, "values": values})
+            return self._send(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
         for gpu in ("0", "1"):
             values = [[start + k * step, str(metric if counting else metric + k + int(gpu))] for k in range(n)]
             result.append({"metric": {**LABELS, "gpu": gpu, "UUID": f"GPU-{gpu}"}, "values": values})
@@ -94,6 +100,16 @@ def test_hourly_aggregates_one_row_per_gpu_per_window(server):
     first = FakePrometheus.requests[0]
     assert first["query"] == "avg_over_time(DCGM_FI_DEV_GPU_UTIL[1h])"
     assert float(first["start"]) == pd.Timestamp("2026-11-16 00:59:59.999", tz="UTC").timestamp()
+
+
+def test_a_gpu_changing_pods_in_a_window_stays_one_row(server):
+    FakePrometheus.mode = "pod_change"
+    df = read_prometheus_gpus(server, "2026-11-16", "2026-11-16T03:00", step="1h", scrape_interval="15s")
+    assert len(df) == 3 and not df.duplicated(["host", "gpu", "timestamp"]).any()
+    row = df.iloc[0]
+    assert row["util_pct"] == pytest.approx((20 * 60 + 60 * 180) / 240)  # weighted by samples
+    assert row["samples"] == 240 and row["interval_s"] == 3600.0
+    assert row["pod"] == "b"  # the pod that held the GPU longest
 
 
 def test_long_ranges_are_split_under_the_points_limit(server):
