@@ -22,8 +22,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
+
+try:  # the regular-expression parser, to find each pattern's required literal
+    import re._parser as _sre_parser
+    from re._constants import LITERAL as _LITERAL
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
+    from sre_constants import LITERAL as _LITERAL  # type: ignore[no-redef]
 
 from opskit.analyses.fault_details import (
     CudaOom,
@@ -140,10 +148,26 @@ def _compile(patterns: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in items), re.IGNORECASE) if items else None
 
 
-@cache
-def _matchers(catalogue: Catalogue) -> tuple[re.Pattern[str] | None, list[tuple[FaultClass, re.Pattern, Any]]]:
-    per_class = [(c, _compile(c.patterns), _compile(c.ignore)) for c in catalogue.classes]
-    return _compile(catalogue.harmless), per_class
+_Matcher = tuple[str, "re.Pattern[str]"]  # (required literal, lowercased; the pattern)
+
+
+def _literal_matchers(patterns: Iterable[str]) -> list[_Matcher]:
+    return [(required_literal(p).decode(), re.compile(p, re.IGNORECASE)) for p in patterns]
+
+
+def _any(matchers: list[_Matcher], text: str, low: str) -> bool:
+    return any((not lit or lit in low) and rx.search(text) for lit, rx in matchers)
+
+
+def _matchers(catalogue: Catalogue) -> tuple[list[_Matcher], list[tuple[str, FaultClass, re.Pattern[str]]], dict]:
+    """Compiled once per catalogue and kept on it: a cheap literal test guards each regex search."""
+    compiled = catalogue.__dict__.get("_compiled")
+    if compiled is None:
+        faults = [(lit, c, rx) for c in catalogue.classes for lit, rx in _literal_matchers(c.patterns)]
+        ignores = {c.name: _literal_matchers(c.ignore) for c in catalogue.classes if c.ignore}
+        compiled = (_literal_matchers(catalogue.harmless), faults, ignores)
+        object.__setattr__(catalogue, "_compiled", compiled)
+    return compiled
 
 
 def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
@@ -189,30 +213,78 @@ def _read_catalogue(path: Path) -> Catalogue:
 
 
 def classify_line(text: str, catalogue: Catalogue | None = None) -> FaultClass | None:
-    """The fault class of one log line, or None (no pattern, or a harmless line)."""
+    """The fault class of one log line, or None (no pattern, or a harmless line).
+
+    The first class in catalogue order with a matching pattern wins, unless the line is harmless
+    or matches one of that class's ``ignore`` patterns.
+    """
     cat = catalogue or _default_catalogue()
-    harmless, per_class = _matchers(cat)
-    if harmless is not None and harmless.search(text):
-        return None
-    for fc, rx, ignore in per_class:
-        if rx is not None and rx.search(text) and not (ignore is not None and ignore.search(text)):
-            return fc
+    harmless, faults, ignores = _matchers(cat)
+    low = text.lower()
+    skipped = set()
+    for lit, fc, rx in faults:
+        if fc.name in skipped or (lit and lit not in low) or not rx.search(text):
+            continue
+        if fc.name in ignores and _any(ignores[fc.name], text, low):
+            skipped.add(fc.name)
+            continue
+        return None if _any(harmless, text, low) else fc
     return None
 
 
 # ---------------------------------------------------------------- scan engines
 
 
+# Words on nearly every line of a training log: a poor prefilter when a pattern has a rarer literal.
+_COMMON_WORDS = {b"loss", b"info", b"inf", b"step", b"error", b"rank", b"warn"}
+
+
+def required_literal(pattern: str) -> bytes:
+    """A run of plain ASCII characters every match of ``pattern`` contains, lowercased: the longest
+    one that is not a word found on nearly every log line. Empty when no run has 3 characters."""
+    runs, run = [], bytearray()
+    for op, arg in [*_sre_parser.parse(pattern), (None, None)]:
+        if op == _LITERAL and arg < 128:
+            run.append(arg)
+            continue
+        if len(run) >= 3:
+            runs.append(bytes(run).lower())
+        run = bytearray()
+    if not runs:
+        return b""
+    rare = [r for r in runs if r.strip() not in _COMMON_WORDS]
+    return max(rare or runs, key=len)
+
+
 class _ReEngine:
-    """All patterns as one alternation with Python's ``re``: the fallback without Hyperscan."""
+    """The fallback without Hyperscan: each pattern's required literal found with ``bytes.find`` in the
+    lowercased block (the whole line is then checked with Python's ``re`` by :func:`classify_line`);
+    patterns without such a literal, or whose literal is on nearly every line, are searched with ``re``."""
 
     name = "re"
 
     def __init__(self, patterns: list[str]):
-        self._rx = re.compile("|".join(f"(?:{p})" for p in patterns).encode(), re.IGNORECASE)
+        literals = {p: required_literal(p) for p in patterns}
+        literals = {p: b"" if lit.strip() in _COMMON_WORDS else lit for p, lit in literals.items()}
+        self._literals = sorted({lit for lit in literals.values() if lit})
+        rest = [p for p, lit in literals.items() if not lit]
+        self._rest = re.compile("|".join(f"(?:{p})" for p in rest).encode(), re.IGNORECASE) if rest else None
 
     def match_ends(self, data: bytes, start: int, end: int) -> list[int]:
-        return [m.end() for m in self._rx.finditer(data, start, end)]
+        low = data[start:end].lower()
+        ends: list[int] = []
+        for lit in self._literals:
+            i = low.find(lit)
+            while i >= 0:
+                ends.append(start + i + len(lit))
+                nl = low.find(b"\n", i)
+                if nl < 0:
+                    break
+                i = low.find(lit, nl)
+        if self._rest is not None:
+            ends.extend(m.end() for m in self._rest.finditer(data, start, end))
+        ends.sort()
+        return ends
 
 
 class _HyperscanEngine:
@@ -424,6 +496,13 @@ class _FileScan:
         self.findings.append((finding, stated or ts is None, offset))
 
 
+def _count_newlines(data: bytes, start: int, end: int) -> int:
+    """Line ends in ``data[start:end]``; numpy's vectorised compare beats ``bytes.count`` on big blocks."""
+    if end - start < 1 << 16:
+        return data.count(b"\n", start, end)
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8, end - start, start) == 10))
+
+
 def _scan_source(
     source: LogSource, catalogue: Catalogue, engine, counts: Counter, block_bytes: int = BLOCK_BYTES
 ) -> tuple[_FileScan, int, int]:
@@ -449,7 +528,7 @@ def _scan_source(
                     state.add(data[ls : end if le < 0 else le], ln, region.offset + ls)
                     last_start = ls
             if not region.continued:
-                line_no += data.count(b"\n", start, end)
+                line_no += _count_newlines(data, start, end)
                 ends_with_newline = data[end - 1 : end] == b"\n"
     finally:
         if source.path is not None:
