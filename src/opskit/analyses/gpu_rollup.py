@@ -72,17 +72,30 @@ def _weights(frame: pd.DataFrame, interval_s: float) -> np.ndarray:
     return np.full(len(frame), interval_s, dtype=float)
 
 
+def _utc_naive(values: pd.Series) -> np.ndarray:
+    """Timestamps as naive UTC ``datetime64[ns]`` (fast; never an object array of Timestamps)."""
+    ts = pd.to_datetime(values, utc=True)
+    return ts.dt.tz_localize(None).to_numpy("datetime64[ns]")
+
+
+def _hours(frame: pd.DataFrame) -> np.ndarray:
+    return _utc_naive(frame["timestamp"]).astype("datetime64[h]").astype("datetime64[ns]")
+
+
+def _interval_of(frame: pd.DataFrame, hour: np.ndarray) -> float:
+    keys = pd.DataFrame({"host": frame["host"].to_numpy(), "gpu": frame["gpu"].to_numpy(), "hour": hour})
+    return detect_interval(keys.groupby(["host", "gpu", "hour"], sort=False, observed=True).size().to_numpy())
+
+
 def _partial_rollup(frame: pd.DataFrame, interval_s: float | None) -> tuple[pd.DataFrame, float]:
     """Sums per (GPU, hour, attribution) of one frame of de-duplicated samples."""
-    ts = pd.to_datetime(frame["timestamp"], utc=True)
-    hour = ts.dt.floor("h")
-    keys = ["host", "gpu", "hour", *[c for c in ATTRIBUTION if c in frame.columns]]
-    work = pd.DataFrame({"host": frame["host"].to_numpy(), "gpu": frame["gpu"].to_numpy(), "hour": hour.to_numpy()})
-    for c in ATTRIBUTION:
-        if c in frame.columns:
-            work[c] = frame[c].to_numpy()
+    hour = _hours(frame)
     if interval_s is None or (isinstance(interval_s, float) and math.isnan(interval_s)):
-        interval_s = detect_interval(work.groupby(["host", "gpu", "hour"], sort=False).size().to_numpy())
+        interval_s = _interval_of(frame, hour)
+    attr = [c for c in ATTRIBUTION if c in frame.columns]
+    keys = ["host", "gpu", "hour", *attr]
+    work = frame[["host", "gpu", *attr]].copy()
+    work.insert(2, "hour", hour)
     w = _weights(frame, interval_s)
     work["rows"] = 1
     work["covered_s"] = w
@@ -99,7 +112,7 @@ def _partial_rollup(frame: pd.DataFrame, interval_s: float | None) -> tuple[pd.D
         work["mem_total_mib"] = pd.to_numeric(frame["mem_total_mib"], errors="coerce").to_numpy(float)
     for c in ("uuid", "model"):
         if c in frame.columns:
-            work[c] = frame[c].to_numpy()
+            work[c] = frame[c]
     return _merge(work, keys), interval_s
 
 
@@ -150,9 +163,9 @@ def rollup_hourly(samples: pd.DataFrame, *, interval_s: float | None = None, pat
     _missing_required(list(samples.columns), path)
     if samples.empty:
         raise InputError("no GPU samples (the table has no rows)", path=path, hint="check the period and the file")
-    ts = pd.to_datetime(samples["timestamp"], utc=True)
-    order = pd.DataFrame({"host": samples["host"].to_numpy(), "gpu": samples["gpu"].to_numpy(), "t": ts.to_numpy()})
-    back = order.groupby(["host", "gpu"], sort=False)["t"].diff() < pd.Timedelta(0)
+    order = samples[["host", "gpu"]].copy()
+    order["t"] = _utc_naive(samples["timestamp"]).view("int64")
+    back = order.groupby(["host", "gpu"], sort=False, observed=True)["t"].diff() < 0
     out_of_order = int(back.sum())
     dup = order.duplicated(["host", "gpu", "t"], keep="last").to_numpy()
     clean = samples.loc[~dup] if dup.any() else samples
@@ -225,9 +238,9 @@ def _rollup_batches(files: list[Path], columns: list[str], interval_s: float | N
             duplicates += int(dup.sum())
             if dup.any():
                 chunk = chunk.loc[~dup]
-            if interval_s is None:
+            if interval_s is None and len(chunk):
                 # the interval from the first batch, so every batch weighs samples alike
-                _, interval_s = _partial_rollup(chunk.head(0) if chunk.empty else chunk, None)
+                interval_s = _interval_of(chunk, _hours(chunk))
             part, _ = _partial_rollup(chunk, interval_s)
             parts.append(part)
     if not samples:
