@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
             show_code=args.show_code,
             progress=progress,
             timeout_s=args.timeout,
+            mlflow_uri=args.mlflow,
         )
     finally:
         progress.close()
@@ -118,6 +119,10 @@ def _run(args: argparse.Namespace) -> int:
         if c["status"] in ("FAIL", "ERROR"):
             subject = f" [{c['subject']}]" if c.get("subject") else ""
             print(f"  {c['status']:<5} {c['name']}{subject}: {c.get('message') or c.get('next_step') or ''}")
+    if result.mlflow_error:
+        print(f"warning: the run was not recorded in MLflow: {result.mlflow_error}", file=sys.stderr)
+    if result.mlflow_run_id:
+        print(f"mlflow: run {result.mlflow_run_id} in experiment opskit/{book.name}")
     print(f"report: {result.html_path}")
     print(result.report_dir)
     return result.exit_code
@@ -167,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-code", action="store_true", help="show code cells in the HTML report")
     p.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
+    p.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="default",
+        metavar="URI",
+        help="record the run in MLflow (default store: sqlite:///REPORTS/mlflow.db; or $OPSKIT_MLFLOW_URI)",
+    )
     p.set_defaults(func=_run)
 
     p = sub.add_parser("samples", help="write the bundled sample data sets")

@@ -36,6 +36,7 @@ from opskit.report import (
     write_atomic,
     write_index,
 )
+from opskit.tracking import record_run, resolve_uri
 
 FAIL_ON = {"fail": Status.FAIL, "error": Status.ERROR, "warn": Status.WARN, "never": None}
 REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
@@ -49,6 +50,8 @@ class RunResult:
     report_dir: Path
     summary: dict[str, Any]
     exit_code: int
+    mlflow_run_id: str | None = None
+    mlflow_error: str | None = None
 
     @property
     def status(self) -> Status:
@@ -94,12 +97,14 @@ def run_runbook(
     show_code: bool = False,
     progress: Progress | None = None,
     timeout_s: float | None = None,
+    mlflow_uri: str | None = None,
 ) -> RunResult:
     """Execute ``runbook`` with ``parameters`` and write its report under ``reports_dir``.
 
     Raises :class:`~opskit.errors.ParameterError` before executing anything when a parameter is
     unknown, missing or of the wrong type. A failing cell does not raise: the report is written
-    with the error and the result's exit code is 2.
+    with the error and the result's exit code is 2. With ``mlflow_uri`` (or ``$OPSKIT_MLFLOW_URI``)
+    the finished run is also recorded in MLflow (see :mod:`opskit.tracking`).
     """
     rb = runbook if isinstance(runbook, Runbook) else get_runbook(runbook)
     if fail_on not in FAIL_ON:
@@ -126,7 +131,14 @@ def run_runbook(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     write_index(reports)
-    return RunResult(rb.name, final, summary, exit_code_for(summary, fail_on))
+    uri = resolve_uri(mlflow_uri, reports)
+    mlflow_run = mlflow_error = None
+    if uri:
+        try:  # the report stands on its own: a tracking failure is reported, not fatal
+            mlflow_run = record_run(summary, final, uri)
+        except Exception as exc:
+            mlflow_error = str(exc) if isinstance(exc, OpskitError) else f"{type(exc).__name__}: {exc}"
+    return RunResult(rb.name, final, summary, exit_code_for(summary, fail_on), mlflow_run, mlflow_error)
 
 
 def _safe_label(label: str | None) -> str:

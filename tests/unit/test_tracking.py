@@ -1,0 +1,39 @@
+"""Runs recorded in a real MLflow tracking store (SQLite), as `opskit run --mlflow` does."""
+
+import pytest
+
+from opskit.runner import run_runbook
+from opskit.tracking import resolve_uri
+
+mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is installed by `make test`")
+
+
+def test_default_uri_is_a_sqlite_store_beside_the_reports(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPSKIT_MLFLOW_URI", raising=False)
+    assert resolve_uri(None, tmp_path) is None
+    assert resolve_uri("default", tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    monkeypatch.setenv("OPSKIT_MLFLOW_URI", "http://127.0.0.1:5000")
+    assert resolve_uri(None, tmp_path) == "http://127.0.0.1:5000"
+
+
+def test_run_is_recorded_with_parameters_figures_status_and_report(tmp_path, runbook_fixture):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = run_runbook(runbook_fixture("passing"), {"value": "9"}, reports_dir=tmp_path / "r", mlflow_uri=uri)
+    assert result.mlflow_error is None and result.mlflow_run_id
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run = client.get_run(result.mlflow_run_id)
+    assert run.data.tags["opskit.status"] == "FAIL" and run.data.tags["opskit.runbook"] == "passing"
+    assert run.data.params["value"] == "9.0" and run.data.params["threshold"] == "5.0"
+    assert run.data.metrics["value"] == 9.0 and run.data.metrics["checks_fail"] == 1.0
+    artifacts = {a.path for a in client.list_artifacts(result.mlflow_run_id)}
+    assert artifacts == {"passing.html", "passing.ipynb", "summary.json"}
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "opskit/passing"
+
+
+def test_unreachable_store_is_reported_and_the_report_still_stands(tmp_path, runbook_fixture):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    result = run_runbook(runbook_fixture("empty"), reports_dir=tmp_path, mlflow_uri=f"sqlite:///{blocker}/mlflow.db")
+    assert result.mlflow_run_id is None and result.mlflow_error
+    assert (result.report_dir / "summary.json").exists() and result.exit_code == 0
