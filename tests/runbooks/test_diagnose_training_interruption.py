@@ -60,6 +60,9 @@ def test_sample_root_cause_is_rank5_not_the_watchdog(sample_run):
     assert collective["subject"].startswith("SeqNum 48213 ALLREDUCE")
     assert "[5]" in collective["message"]
     assert sample_run.summary["figures"]["root_cause"] == "nan_loss"
+    (torchrun,) = sample_run.checks("torchrun first observed failure")
+    assert torchrun["status"] == "WARN" and torchrun["subject"] == "rank 0" and torchrun["threshold"] == "rank 5"
+    assert "@record" in torchrun["next_step"]
 
 
 def test_report_shows_the_plots_and_the_resume_command(sample_run):

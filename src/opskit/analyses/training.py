@@ -588,3 +588,34 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
             )
         )
     return out
+
+
+def judge_torchrun_report(
+    report: dict, *, where: str, cause_rank: int | None, hint: str | None = None
+) -> Verdict | None:
+    """torchrun's "Root Cause (first observed failure)" against the rank the evidence points at.
+
+    ``report`` is the ``torchrun`` details of a ``worker_failed`` finding (``root_cause`` with rank, exitcode,
+    signal). torchrun names the first process *it saw* exit: after a watchdog abort that is a waiting rank,
+    not the one that stopped. WARN when they differ, PASS when they agree; None without a root-cause block.
+    """
+    root = report.get("root_cause") or {}
+    if root.get("rank") is None:
+        return None
+    named = int(root["rank"])
+    how = f"exit code {root.get('exitcode')}" + (f" ({root['signal']})" if root.get("signal") else "")
+    observed = f"rank {named}, {how}"
+    if cause_rank is None or named == cause_rank:
+        return Verdict("torchrun first observed failure", Status.PASS, subject=f"rank {named}", observed=observed,
+                       evidence=where, next_step=hint)  # fmt: skip
+    return Verdict(
+        "torchrun first observed failure",
+        Status.WARN,
+        subject=f"rank {named}",
+        observed=observed,
+        threshold=f"rank {cause_rank}",
+        evidence=where,
+        message=f"torchrun names rank {named}, but rank {cause_rank} stopped first: rank {named}'s exit is a "
+        "consequence (the watchdog aborted it while it waited)",
+        next_step=hint or f"read rank {cause_rank}'s log, not rank {named}'s traceback",
+    )

@@ -13,6 +13,8 @@ import pytest
 from opskit.analyses.training import (
     analyze_training,
     find_loss_spikes,
+    judge_torchrun_report,
+    judge_training,
     parse_training_line,
     rank_from_line,
     rank_from_path,
@@ -201,3 +203,23 @@ def test_one_file_with_torchrun_prefixes_splits_ranks_and_strips_colours():
     assert result.first_stopped_rank == 1
     assert list(zip(result.nonfinite["rank"], result.nonfinite["step"], strict=True)) == [(1, 25)]
     assert result.records.loc[result.records["rank"] == 0, "tokens_per_s"].max() == 1300.0
+
+
+def test_judge_training_fails_the_first_stopped_rank_and_the_nan_rank_only():
+    result = analyze_training(read_training_logs(FIXTURES / "torchtitan_colored_rank1_nan_step25.log"))
+    rows = judge_training(result)
+    by_key = {(v.name, v.subject): v for v in rows}
+    assert by_key[("rank progress", "rank 1")].status == "FAIL"
+    assert by_key[("rank progress", "rank 0")].status == "PASS"
+    nan = by_key[("loss finite", "rank 1")]
+    assert nan.status == "FAIL" and nan.observed == 1 and "torchtitan_colored" in nan.evidence
+    assert by_key[("loss spikes", "all ranks")].status == "PASS"
+
+
+def test_torchrun_report_is_a_consequence_when_it_names_another_rank():
+    report = {"root_cause": {"rank": 0, "exitcode": -6, "signal": "SIGABRT", "error_file": "<N/A>"}}
+    warn = judge_torchrun_report(report, where="torchrun.log:13", cause_rank=5)
+    assert warn.status == "WARN" and warn.subject == "rank 0" and warn.threshold == "rank 5"
+    agree = judge_torchrun_report(report, where="torchrun.log:13", cause_rank=0)
+    assert agree.status == "PASS"
+    assert judge_torchrun_report({"failures": ()}, where="x", cause_rank=0) is None
