@@ -13,6 +13,7 @@ import pytest
 from opskit.analyses.checkpoints import (
     build_resume_command,
     find_checkpoints,
+    judge_checkpoints,
     verify_safetensors,
     verify_torch_file,
 )
@@ -204,3 +205,17 @@ def test_lightning_deepspeed_checkpoint_folder(tmp_path):
     assert [(c.step, c.kind, c.complete) for c in scan.checkpoints] == [(600, "lightning_deepspeed", True)]
     (folder / "zero_pp_rank_0_mp_rank_00_optim_states.pt").unlink()
     assert not find_checkpoints(tmp_path).checkpoints[0].complete
+
+
+def test_judge_checkpoints_warns_on_newer_incomplete_and_fails_without_a_resume_point(tmp_path):
+    hf_checkpoint(tmp_path, 100)
+    hf_checkpoint(tmp_path, 200, drop=("trainer_state.json",))
+    scan = find_checkpoints(tmp_path)
+    rows = {(v.name, v.subject): v for v in judge_checkpoints(scan, build_resume_command(scan.resume))}
+    assert rows[("checkpoint complete", "checkpoint-200")].status == "WARN"
+    assert rows[("checkpoint complete", "checkpoint-100")].status == "PASS"
+    resume = rows[("resume point", "checkpoint-100")]
+    assert resume.status == "PASS" and resume.next_step.startswith("torchrun ")
+    (tmp_path / "checkpoint-100" / "optimizer.pt").unlink()
+    rows = judge_checkpoints(find_checkpoints(tmp_path))
+    assert [v.status for v in rows if v.name == "resume point"] == ["FAIL"]

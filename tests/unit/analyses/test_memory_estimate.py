@@ -10,6 +10,7 @@ import pytest
 from opskit.analyses.memory_estimate import (
     JobConfig,
     estimate_memory,
+    judge_memory,
     rank_remedies,
     read_job_config,
     transformer_params,
@@ -175,3 +176,13 @@ def test_tensor_parallel_splits_layers_and_zero_shards_over_the_replicas():
     with pytest.raises(InputError) as info:
         JobConfig(params=1e9, gpus=12, tensor_parallel=8)
     assert info.value.column == "tensor_parallel"
+
+
+@pytest.mark.parametrize(
+    ("capacity", "status"),
+    [(0.0, "SKIP"), (10.0, "FAIL"), (16e9 / 2**30 / 0.95, "WARN"), (40.0, "PASS")],
+)
+def test_judge_memory_against_capacity(capacity, status):
+    est = estimate_memory(JobConfig(params=1e9, gpu_memory_gib=capacity, **NO_OVERHEAD))  # 14.9 GiB
+    (row,) = judge_memory(est, rank_remedies(est))
+    assert row.status == status
