@@ -275,13 +275,13 @@ def analyze_latency(
     in_spike = _in_spike_mask(by_bucket, spikes, bucket_code)
     by_version = _version_table(work, ts_ns, in_spike, by_bucket_version, step, th, engine)
 
-    overall_q = latency_quantiles(work, [], engine=engine).iloc[0]
+    p50, p95, p99, slo_q = np.quantile(latency, [*QUANTILES, th.slo_quantile])
     overall = {
         "requests": len(frame),
-        "p50_ms": float(overall_q["p50_ms"]),
-        "p95_ms": float(overall_q["p95_ms"]),
-        "p99_ms": float(overall_q["p99_ms"]),
-        "slo_quantile_ms": float(np.quantile(latency, th.slo_quantile)),
+        "p50_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "slo_quantile_ms": float(slo_q),
         "slow_fraction": float(slow.mean()),
         "error_fraction": float(errors.mean()),
     }
@@ -299,7 +299,7 @@ def analyze_latency(
     breakdown = latency_breakdown(frame, slow)
     correlations = load_correlations(by_bucket, th.min_bucket_requests)
     cold, is_cold = cold_start_stats(frame, slow, th)
-    pathological = pathological_inputs(frame, th, exclude=in_spike | is_cold)
+    pathological = pathological_inputs(frame, th, exclude=in_spike | is_cold, median=overall["p50_ms"])
     outside = ~in_spike
     queue_dominated = 0
     if "queue_ms" in frame:
@@ -351,8 +351,11 @@ def _bucket_table(frame, work, bucket_code, origin, step, engine, th) -> pd.Data
         if name in frame:
             values = frame[name].to_numpy(dtype="float64")
             ok = ~np.isnan(values)
-            sums = np.bincount(bucket_code[ok], weights=values[ok], minlength=n)
-            seen = np.bincount(bucket_code[ok], minlength=n)
+            if ok.all():
+                sums, seen = np.bincount(bucket_code, weights=values, minlength=n), counts
+            else:
+                sums = np.bincount(bucket_code[ok], weights=values[ok], minlength=n)
+                seen = np.bincount(bucket_code[ok], minlength=n)
             with np.errstate(invalid="ignore", divide="ignore"):
                 table[f"mean_{name}"] = sums / seen
     table["rps"] = counts / step.total_seconds()
@@ -707,19 +710,27 @@ def latency_breakdown(frame: pd.DataFrame, slow: np.ndarray) -> pd.DataFrame:
     columns = ["component", "mean_all_ms", "mean_slow_ms", "share_all", "share_slow"]
     if not parts:
         return pd.DataFrame(columns=columns)
+    # sums only (no per-request arrays): "other" is the latency less the logged parts, a missing part is 0
+    slow_rows = np.flatnonzero(slow)
+    n_all, n_slow = len(frame), len(slow_rows)
     latency = frame["latency_ms"].to_numpy(dtype="float64")
-    values = {c: np.nan_to_num(frame[c].to_numpy(dtype="float64")) for c in parts}
-    values["other_ms"] = np.clip(latency - sum(values.values()), 0, None)
-    total_all, total_slow = latency.sum(), latency[slow].sum()
+    sums = {
+        c: (np.nansum(frame[c].to_numpy(dtype="float64")), np.nansum(frame[c].to_numpy()[slow_rows])) for c in parts
+    }
+    total_all, total_slow = float(latency.sum()), float(latency[slow_rows].sum())
+    sums["other_ms"] = (
+        total_all - sum(a for a, _ in sums.values()),
+        total_slow - sum(b for _, b in sums.values()),
+    )
     rows = []
-    for name, v in values.items():
+    for name, (part_all, part_slow) in sums.items():
         rows.append(
             {
                 "component": {"queue_ms": "queue", "gpu_ms": "compute (GPU)", "other_ms": "other"}[name],
-                "mean_all_ms": float(v.mean()),
-                "mean_slow_ms": float(v[slow].mean()) if slow.any() else float("nan"),
-                "share_all": float(v.sum() / total_all) if total_all else float("nan"),
-                "share_slow": float(v[slow].sum() / total_slow) if total_slow else float("nan"),
+                "mean_all_ms": float(part_all) / n_all,
+                "mean_slow_ms": float(part_slow) / n_slow if n_slow else float("nan"),
+                "share_all": float(part_all) / total_all if total_all else float("nan"),
+                "share_slow": float(part_slow) / total_slow if total_slow else float("nan"),
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -739,13 +750,9 @@ def _rank_in_group(column: pd.Series) -> np.ndarray:
 
 
 def cold_start_stats(frame: pd.DataFrame, slow: np.ndarray, th: LatencyThresholds) -> tuple[dict[str, Any], np.ndarray]:
-    """Latency of the first requests each instance (when known) and each version served, against the rest."""
+    """Latency of the first requests each instance served (each version when instances are not logged)."""
     key = next((c for c in INSTANCE_COLUMNS if c in frame), None)
-    groups = [key] if key else []
-    groups.append("model_version")
-    first = np.zeros(len(frame), dtype=bool)
-    for g in groups:
-        first |= _rank_in_group(frame[g]) < th.cold_requests
+    first = _rank_in_group(frame[key or "model_version"]) < th.cold_requests
     latency = frame["latency_ms"].to_numpy()
     result: dict[str, Any] = {"keyed_by": key or "model_version", "cold_requests": int(first.sum())}
     if first.sum() == 0 or (~first).sum() == 0:
@@ -761,14 +768,14 @@ def cold_start_stats(frame: pd.DataFrame, slow: np.ndarray, th: LatencyThreshold
 
 
 def pathological_inputs(
-    frame: pd.DataFrame, th: LatencyThresholds, exclude: np.ndarray | None = None
+    frame: pd.DataFrame, th: LatencyThresholds, exclude: np.ndarray | None = None, median: float | None = None
 ) -> dict[str, Any]:
     """A few requests far slower than the rest (> factor x median), and their input size when logged.
 
     ``exclude`` marks requests already explained (in a load spike, cold starts) that do not count.
     """
     latency = frame["latency_ms"].to_numpy()
-    median = float(np.median(latency))
+    median = float(np.median(latency)) if median is None else median
     extreme = latency > th.pathological_factor * median
     if exclude is not None:
         extreme &= ~exclude
@@ -782,7 +789,7 @@ def pathological_inputs(
     if size and extreme.any():
         sizes = frame[size].to_numpy(dtype="float64")
         out["size_column"] = size
-        out["median_size"] = float(np.nanmedian(sizes[~extreme])) if (~extreme).any() else float("nan")
+        out["median_size"] = float(np.nanmedian(sizes))  # of all requests: the few extreme ones barely move it
         out["extreme_median_size"] = float(np.nanmedian(sizes[extreme]))
     if extreme.any():
         out["example_latency_ms"] = float(latency[extreme].max())
