@@ -419,6 +419,13 @@ def build_resume_command(
         notes.append("without LightningCLI, call trainer.fit(model, datamodule, ckpt_path=...) with this path")
     elif launcher == "deepspeed":
         load_dir, tag = checkpoint.path.parent, checkpoint.path.name
+        if checkpoint.path.is_dir() and checkpoint.kind != "deepspeed":
+            inner = sorted(p for p in checkpoint.path.glob("global_step*") if p.is_dir())
+            if inner:  # HF Trainer / Lightning folder holding the DeepSpeed engine state
+                load_dir, tag = checkpoint.path, inner[-1].name
+            else:
+                notes.append(f"{checkpoint.path.name} holds no DeepSpeed engine state (global_step*/): "
+                             "check the launcher")  # fmt: skip
         nodes = f" --num_nodes={nnodes} --hostfile=hostfile" if nnodes > 1 else ""
         command = (
             f"deepspeed{nodes} --num_gpus={nproc_per_node} {q(script)}{extra} --deepspeed_config {q(deepspeed_config)}"

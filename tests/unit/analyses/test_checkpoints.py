@@ -219,3 +219,20 @@ def test_judge_checkpoints_warns_on_newer_incomplete_and_fails_without_a_resume_
     (tmp_path / "checkpoint-100" / "optimizer.pt").unlink()
     rows = judge_checkpoints(find_checkpoints(tmp_path))
     assert [v.status for v in rows if v.name == "resume point"] == ["FAIL"]
+
+
+def test_deepspeed_resume_of_an_hf_checkpoint_uses_its_inner_engine_tag(tmp_path):
+    folder = hf_checkpoint(tmp_path, 700, drop=("optimizer.pt", "scheduler.pt"))
+    inner = folder / "global_step700"
+    inner.mkdir()
+    torch_zip(inner / "mp_rank_00_model_states.pt")
+    torch_zip(inner / "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt")
+    (folder / "latest").write_text("global_step700")
+    ckpt = find_checkpoints(tmp_path).resume
+    assert ckpt is not None and ckpt.step == 700
+    argv = shlex.split(build_resume_command(ckpt, "deepspeed").command)
+    assert argv[argv.index("--load_dir") + 1] == str(folder)
+    assert argv[argv.index("--load_tag") + 1] == "global_step700"
+    plain = hf_checkpoint(tmp_path / "other", 800)
+    plan = build_resume_command(find_checkpoints(plain.parent).resume, "deepspeed")
+    assert any("no DeepSpeed engine state" in n for n in plan.notes)
