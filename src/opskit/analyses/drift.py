@@ -302,7 +302,7 @@ def analyze_drift(
         counted = current
     else:
         counted = CurrentCounts(profile, keep_values=needs_values, sample_size=None)
-        counted.add(current[[c for c in current.columns if str(c) not in skip]])
+        counted.add(current)  # columns outside the profile are not read; no copy of the frame
     problems: list[Verdict] = []
     features: list[FeatureDrift] = []
     tables: dict[str, pd.DataFrame] = {}

@@ -13,11 +13,10 @@ The binning rules (the ones every PSI in opskit uses, stated once so a reader ca
   ``<unseen>`` bin for categories the reference never had, and the ``<missing>`` bin.
 
 Counting a numeric column is ``bincount(searchsorted(edges[1:-1], x, side="right"))`` in plain
-NumPy. The numba kernel avoids the per-value scatter: for each interior edge it counts the values
-at or above it (a branch-free reduction that the compiler vectorises, over blocks that stay in
-L1 cache, blocks split across cores), and bin counts are the differences of those counts. NaN is
-at or above no edge, so it is counted apart. :func:`count_numeric` falls back to NumPy when numba
-is not importable; both give identical counts (tested).
+NumPy. The numba kernels (:mod:`opskit.analyses.drift_kernels`) avoid the per-value scatter: they
+count the values at or above each interior edge in one vectorised pass and take differences.
+:func:`count_numeric` falls back to NumPy when numba is not importable; both give identical
+counts (tested).
 """
 
 from __future__ import annotations
@@ -33,11 +32,11 @@ UNSEEN_BIN = "<unseen>"
 OTHER_BIN = "<other>"
 
 try:  # numba is the `fast` extra; NumPy is the fallback
-    import numba as _numba
+    from opskit.analyses import drift_kernels as _kernels
 except ImportError:  # pragma: no cover - exercised where numba is absent
-    _numba = None
+    _kernels = None
 
-HAS_NUMBA = _numba is not None
+HAS_NUMBA = _kernels is not None
 
 
 def quantile_edges(values: np.ndarray, bins: int) -> tuple[np.ndarray, int]:
@@ -64,60 +63,6 @@ def _count_numpy(values: np.ndarray, interior: np.ndarray) -> np.ndarray:
         idx[np.isnan(values)] = k + 1
         n_inf = int(np.isinf(values).sum())
     return np.append(np.bincount(idx, minlength=k + 2), n_inf).astype(np.int64)
-
-
-if HAS_NUMBA:
-    _BLOCK = 4096  # values per pass: 32 KiB of float64 stays in L1 while every edge is compared
-
-    @_numba.njit(cache=True, nogil=True, boundscheck=False)
-    def _count_block(x, interior, start, stop, out):  # pragma: no cover - compiled
-        # No scatter into a histogram: count values at or above each edge (a branch-free,
-        # vectorisable reduction per edge over an L1-resident block), then take differences.
-        k = interior.shape[0]
-        at_or_above = np.zeros(k, dtype=np.int64)
-        nan = 0
-        inf = 0
-        for s in range(start, stop, _BLOCK):
-            e = min(stop, s + _BLOCK)
-            for j in range(k):
-                edge = interior[j]
-                acc = 0
-                for i in range(s, e):
-                    acc += x[i] >= edge
-                at_or_above[j] += acc
-            acc = 0
-            acc_inf = 0
-            for i in range(s, e):
-                acc += x[i] != x[i]
-                acc_inf += abs(x[i]) == np.inf
-            nan += acc
-            inf += acc_inf
-        n = stop - start
-        if k == 0:
-            out[0] = n - nan
-        else:
-            out[0] = n - nan - at_or_above[0]
-            for j in range(k - 1):
-                out[j + 1] = at_or_above[j] - at_or_above[j + 1]
-            out[k] = at_or_above[k - 1]
-        out[k + 1] = nan
-        out[k + 2] = inf
-
-    @_numba.njit(cache=True, parallel=True, nogil=True, boundscheck=False)
-    def _count_parallel(x, interior, n_blocks):  # pragma: no cover - compiled
-        n = x.shape[0]
-        k = interior.shape[0]
-        partial = np.zeros((n_blocks, k + 3), dtype=np.int64)
-        step = (n + n_blocks - 1) // n_blocks
-        for blk in _numba.prange(n_blocks):
-            start = blk * step
-            stop = min(n, start + step)
-            if start < stop:
-                _count_block(x, interior, start, stop, partial[blk])
-        return partial.sum(axis=0)
-
-
-_PARALLEL_MIN_ROWS = 200_000
 
 
 def default_engine() -> str:
@@ -156,11 +101,7 @@ def count_numeric_full(values: np.ndarray, edges: np.ndarray, *, engine: str | N
     if engine == "numba" and HAS_NUMBA:
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)
-        if x.shape[0] < _PARALLEL_MIN_ROWS:
-            out = np.zeros(interior.shape[0] + 3, dtype=np.int64)
-            _count_block(x, interior, 0, x.shape[0], out)
-        else:
-            out = _count_parallel(x, interior, max(2, 4 * _numba.get_num_threads()))
+        out = _kernels.count_bins(x, interior)
     else:
         out = _count_numpy(x, interior)
     return out[:-1], int(out[-1])

@@ -53,6 +53,13 @@ def _column_array(column: pa.Array | pd.Series) -> np.ndarray | None:
     return None
 
 
+def _series_array(series: pd.Series) -> np.ndarray | None:
+    """The NumPy values of a plain float/int Series without copying; None for other dtypes."""
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf":
+        return series.to_numpy(copy=False)
+    return None
+
+
 class CurrentCounts:
     """Accumulate current counts for every comparable feature of ``profile``."""
 
@@ -97,7 +104,7 @@ class CurrentCounts:
 
     def _add_column(self, fp: FeatureProfile, fc: FeatureCounts, column: pa.Array | pd.Series) -> None:
         if fp.kind == ColumnType.NUMERIC:
-            x = _column_array(column) if not isinstance(column, pd.Series) else None
+            x = _series_array(column) if isinstance(column, pd.Series) else _column_array(column)
             if x is None:
                 series = column if isinstance(column, pd.Series) else column.to_pandas()
                 x = numeric_values(series, column=fp.name, side="current")

@@ -111,10 +111,20 @@ def iter_batches(
     p = Path(path)
     fmt = table_format(p)
     try:
-        if fmt == "parquet":
+        if fmt == "parquet" and p.is_file():
+            pf = pq.ParquetFile(p)
+            _check_columns(p, pf.schema_arrow.names, columns)
+            cols = list(columns) if columns is not None else None
+            yield from pf.iter_batches(batch_size=batch_rows, columns=cols, use_threads=True)
+        elif fmt == "parquet":
             ds = pa_ds.dataset(p, format="parquet")
             _check_columns(p, ds.schema.names, columns)
-            yield from ds.to_batches(columns=list(columns) if columns is not None else None, batch_size=batch_rows)
+            yield from ds.to_batches(
+                columns=list(columns) if columns is not None else None,
+                batch_size=batch_rows,
+                batch_readahead=1,
+                fragment_readahead=1,
+            )
         elif fmt == "csv":
             reader = pa_csv.open_csv(p, read_options=pa_csv.ReadOptions(block_size=64 << 20))
             _check_columns(p, reader.schema.names, columns)

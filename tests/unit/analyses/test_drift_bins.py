@@ -78,3 +78,17 @@ def test_ties_collapse_to_unique_edges():
     assert len(np.unique(edges)) == len(edges)
     assert quantile_edges(np.full(10, 3.0), 10)[1] == 0
     assert quantile_edges(np.array([np.inf, np.nan]), 10)[1] == 0
+
+
+@needs_numba
+@pytest.mark.parametrize("n_edges", [2, 3, 6, 11, 17])  # kernels for 0, 1, 4, 9 and 15 interior edges
+def test_every_kernel_size_matches_numpy(n_edges):
+    rng = np.random.default_rng(n_edges)
+    x = rng.normal(size=300_001)
+    x[::97] = np.nan
+    x[::1001] = -np.inf
+    edges = np.sort(rng.normal(size=n_edges))
+    a, inf_a = count_numeric_full(x, edges, engine="numba")
+    b, inf_b = count_numeric_full(x, edges, engine="numpy")
+    assert a.tolist() == b.tolist() and inf_a == inf_b
+    assert len(a) == n_edges  # n_edges - 1 bins, then missing

@@ -1,0 +1,342 @@
+"""Benchmark: PSI for 50 numeric features against a saved reference profile.
+
+Measured in the same run, each beside its baseline:
+
+1. in memory (1 M and 10 M rows): opskit's PSI (``analyze_drift`` against a loaded profile, no
+   companions) against a plain NumPy pass over the same bytes (a sum per column: the memory
+   bandwidth floor), and against the plain approach (``searchsorted`` + ``bincount`` per column).
+   Target: within 4x of the floor.
+2. end to end from a Parquet file (10 M rows): reading in chunks and counting against the
+   profile, against reading the same columns with pyarrow alone. Target: within 1.5x of the
+   read, peak memory under 2 GB. Each side runs in its own process so its peak RSS is its own.
+3. Evidently (installed only in ``.venv-bench``) on the same 1 M x 50 data with its PSI method,
+   against opskit from the raw reference (profiling included). Target: at least 100x faster.
+   Its PSI differs from ours by its binning; ours recomputed on its bins shows that.
+
+Usage: ``python bench/bench_drift.py [--quick] [--skip-evidently] [--skip-parquet]``.
+Results go to ``bench/results/drift.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "drift.json"
+EVIDENTLY_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+DATA_DIR = Path(os.environ.get("OPSKIT_BENCH_DIR", Path(tempfile.gettempdir()) / "opskit-bench"))
+FEATURES = 50
+GB = 1e9
+
+
+def _columns(rows: int, features: int, seed: int, shift: bool):
+    """Float64 columns: normal, log-normal and uniform features; every fifth shifted in ``shift`` data."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    block = min(rows, 1_000_000)
+    out = {}
+    for i in range(features):
+        kind = i % 3
+        delta = 0.15 if shift and i % 5 == 0 else 0.0
+        if kind == 0:
+            base = rng.normal(delta, 1.0, block)
+        elif kind == 1:
+            base = np.exp(rng.normal(delta, 0.5, block))
+        else:
+            base = rng.uniform(delta, 1.0 + delta, block)
+        out[f"f{i:02d}"] = np.tile(base, -(-rows // block))[:rows] if rows > block else base
+    return out
+
+
+def _frame(columns):
+    import pandas as pd
+
+    return pd.DataFrame(columns, copy=False)
+
+
+def _best(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
+
+
+def _profile(features: int, reference_rows: int):
+    """Build the reference profile, save it as JSON and load it back (what later runs do)."""
+    from opskit.analyses.drift_profile import ReferenceProfile, build_profile
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / f"drift_profile_{features}_{reference_rows}.json"
+    if not path.exists():
+        build_profile(_frame(_columns(reference_rows, features, 1, False))).save(path)
+    return ReferenceProfile.load(path), path
+
+
+def bench_memory(rows: int, features: int, profile, repeat: int) -> dict:
+    import numpy as np
+
+    from opskit.analyses.drift import analyze_drift
+    from opskit.analyses.drift_bins import HAS_NUMBA, count_numeric
+
+    frame = _frame(_columns(rows, features, 2, True))
+    arrays = [frame[c].to_numpy() for c in frame.columns]
+    nbytes = sum(a.nbytes for a in arrays)
+    assert all(a.flags.c_contiguous for a in arrays)
+    analyze_drift(profile, frame.iloc[:1000], companions=())  # compile/warm the kernel
+    floor = _best(lambda: [np.add.reduce(a) for a in arrays], repeat)
+    ours = _best(lambda: analyze_drift(profile, frame, companions=()), repeat)
+    edges = [np.asarray(profile.features[c].edges) for c in frame.columns]
+    plain = _best(lambda: [count_numeric(a, e, engine="numpy") for a, e in zip(arrays, edges, strict=True)], 1)
+    result = analyze_drift(profile, frame, companions=())
+    return {
+        "rows": rows,
+        "features": features,
+        "bytes": nbytes,
+        "engine": "numba" if HAS_NUMBA else "numpy",
+        "floor_s": floor,
+        "floor_gbps": nbytes / floor / GB,
+        "opskit_s": ours,
+        "opskit_gbps": nbytes / ours / GB,
+        "opskit_vs_floor": ours / floor,
+        "plain_s": plain,
+        "plain_vs_floor": plain / floor,
+        "features_in_drift": len(result.by_status("FAIL")),
+        "peak_rss_gb": _peak_rss_gb(),
+    }
+
+
+def _parquet(rows: int, features: int) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = DATA_DIR / f"drift_current_{features}x{rows}.parquet"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".tmp")
+    step = 1_000_000
+    with pq.ParquetWriter(tmp, pa.schema([(f"f{i:02d}", pa.float64()) for i in range(features)])) as writer:
+        for start in range(0, rows, step):
+            n = min(step, rows - start)
+            writer.write_table(pa.table(_columns(n, features, 3 + start // step, True)), row_group_size=step)
+    os.replace(tmp, path)
+    return path
+
+
+def _child(kind: str, path: str, profile_path: str, chunk_rows: int) -> dict:
+    """One measurement in this (fresh) process; prints JSON with seconds and peak RSS."""
+    t = time.perf_counter()
+    if kind == "read":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        rows = sum(b.num_rows for b in pf.iter_batches(batch_size=chunk_rows, columns=pf.schema_arrow.names))
+        extra = {"rows": rows}
+    else:
+        from opskit.analyses.drift import analyze_drift
+        from opskit.analyses.drift_bins import count_numeric
+        from opskit.analyses.drift_pipeline import count_current_file
+        from opskit.analyses.drift_profile import ReferenceProfile
+
+        profile = ReferenceProfile.load(profile_path)
+        count_numeric(__import__("numpy").zeros(300_000), __import__("numpy").array([0.0, 1.0, 2.0]))  # compile
+        t = time.perf_counter()
+        counted = count_current_file(profile, path, chunk_rows=chunk_rows, keep_values=False)
+        result = analyze_drift(profile, counted, companions=())
+        extra = {"rows": result.n_current, "features_in_drift": len(result.by_status("FAIL"))}
+    return {"seconds": time.perf_counter() - t, "peak_rss_gb": _peak_rss_gb(), **extra}
+
+
+def _run_child(args: list[str], python: str | None = None, timeout: int = 3600) -> dict:
+    cmd = [python or sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_parquet(rows: int, features: int, profile_path: Path, chunk_rows: int) -> dict:
+    path = _parquet(rows, features)
+    _run_child(["read", str(path), str(profile_path), str(chunk_rows)])  # warm the page cache
+    read = _run_child(["read", str(path), str(profile_path), str(chunk_rows)])
+    ours = _run_child(["drift", str(path), str(profile_path), str(chunk_rows)])
+    return {
+        "rows": rows,
+        "features": features,
+        "file_gb": path.stat().st_size / GB,
+        "chunk_rows": chunk_rows,
+        "read_s": read["seconds"],
+        "read_peak_gb": read["peak_rss_gb"],
+        "opskit_s": ours["seconds"],
+        "opskit_peak_gb": ours["peak_rss_gb"],
+        "opskit_vs_read": ours["seconds"] / read["seconds"],
+        "features_in_drift": ours["features_in_drift"],
+    }
+
+
+def _evidently_child(ref_path: str, cur_path: str) -> dict:
+    import numpy as np
+    import pandas as pd
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
+    t = time.perf_counter()
+    snapshot = Report([DataDriftPreset(method="psi")]).run(current_data=cur, reference_data=ref)
+    seconds = time.perf_counter() - t
+    psi = {}
+    for metric in snapshot.dict()["metrics"]:
+        cfg = metric.get("config", {})
+        if cfg.get("type", "").endswith("ValueDrift") and cfg.get("method") == "psi":
+            psi[cfg["column"]] = float(metric["value"])
+    # its bins, to show where the values differ: Sturges' rule, equal width, over both sets together
+    bins = {}
+    for name in list(psi)[:3]:
+        both = np.concatenate([ref[name].to_numpy(), cur[name].to_numpy()])
+        bins[name] = np.histogram_bin_edges(both, bins="sturges").tolist()
+    import evidently
+
+    return {"seconds": seconds, "psi": psi, "bins": bins, "version": evidently.__version__}
+
+
+def bench_evidently(rows: int, features: int, timeout: int) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    from opskit.analyses.drift import analyze_drift
+    from opskit.analyses.drift_methods import psi_from_counts
+
+    ref_path = DATA_DIR / f"drift_ev_ref_{features}x{rows}.parquet"
+    cur_path = DATA_DIR / f"drift_ev_cur_{features}x{rows}.parquet"
+    if not cur_path.exists():
+        _frame(_columns(rows, features, 11, False)).to_parquet(ref_path)
+        _frame(_columns(rows, features, 12, True)).to_parquet(cur_path)
+    ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
+    analyze_drift(ref.iloc[:1000], cur.iloc[:1000], companions=())  # warm
+    ours_s = _best(lambda: analyze_drift(ref, cur, companions=()), 1)
+    ours = analyze_drift(ref, cur, companions=())
+    ev = _run_child(["evidently", str(ref_path), str(cur_path), "0"], python=str(EVIDENTLY_PYTHON), timeout=timeout)
+    compare = []
+    for name, edges in ev["bins"].items():
+        e = np.histogram(ref[name], edges)[0]
+        a = np.histogram(cur[name], edges)[0]
+        compare.append(
+            {
+                "feature": name,
+                "opskit_psi_deciles": ours.feature(name).psi,
+                "evidently_psi": ev["psi"].get(name),
+                "opskit_psi_on_evidently_bins": psi_from_counts(e, a),
+                "evidently_bins": len(edges) - 1,
+            }
+        )
+    return {
+        "rows": rows,
+        "features": features,
+        "evidently_version": ev["version"],
+        "evidently_s": ev["seconds"],
+        "opskit_s": ours_s,
+        "speedup": ev["seconds"] / ours_s,
+        "psi_comparison": compare,
+    }
+
+
+def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds (smoke test)")
+    parser.add_argument("--rows", type=int, nargs="*", help="in-memory row counts (default 1M and 10M)")
+    parser.add_argument("--parquet-rows", type=int, default=10_000_000)
+    parser.add_argument("--evidently-rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-parquet", action="store_true")
+    parser.add_argument("--skip-evidently", action="store_true", help="default with --quick")
+    parser.add_argument("--evidently", action="store_true", help="run the Evidently comparison even with --quick")
+    parser.add_argument("--evidently-timeout", type=int, default=1800)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, a, b, chunk = args.child
+        out = _evidently_child(a, b) if kind == "evidently" else _child(kind, a, b, int(chunk))
+        print(json.dumps(out))
+        return 0
+
+    rows_list = args.rows or ([200_000] if args.quick else [1_000_000, 10_000_000])
+    parquet_rows = 400_000 if args.quick else args.parquet_rows
+    ev_rows = 5_000 if args.quick else args.evidently_rows
+    chunk_rows = 100_000 if args.quick else 1_000_000
+    results: dict = {"quick": args.quick, "features": FEATURES}
+
+    profile, profile_path = _profile(FEATURES, 100_000 if args.quick else 1_000_000)
+    mem = [bench_memory(n, FEATURES, profile, repeat=3 if n <= 1_000_000 else 2) for n in rows_list]
+    results["memory"] = mem
+    _print_table(
+        f"PSI in memory, {FEATURES} numeric features against a saved profile (target: within 4x of the floor)",
+        ["rows", "GB", "floor s", "floor GB/s", "opskit s", "opskit GB/s", "x floor", "plain s", "plain x floor"],
+        [
+            [f"{m['rows']:,}", f"{m['bytes'] / GB:.2f}", f"{m['floor_s']:.3f}", f"{m['floor_gbps']:.1f}",
+             f"{m['opskit_s']:.3f}", f"{m['opskit_gbps']:.2f}", f"{m['opskit_vs_floor']:.2f}",
+             f"{m['plain_s']:.2f}", f"{m['plain_vs_floor']:.1f}"]
+            for m in mem
+        ],
+    )  # fmt: skip
+
+    if not args.skip_parquet:
+        pq_res = bench_parquet(parquet_rows, FEATURES, profile_path, chunk_rows)
+        results["parquet"] = pq_res
+        _print_table(
+            "End to end from Parquet (target: within 1.5x of the read alone, peak under 2 GB)",
+            ["rows", "file GB", "read s", "read peak GB", "opskit s", "opskit peak GB", "x read"],
+            [[f"{pq_res['rows']:,}", f"{pq_res['file_gb']:.2f}", f"{pq_res['read_s']:.2f}",
+              f"{pq_res['read_peak_gb']:.2f}", f"{pq_res['opskit_s']:.2f}", f"{pq_res['opskit_peak_gb']:.2f}",
+              f"{pq_res['opskit_vs_read']:.2f}"]],
+        )  # fmt: skip
+
+    if not args.skip_evidently and (args.evidently or not args.quick):
+        if not EVIDENTLY_PYTHON.exists():
+            print(f"\nEvidently: skipped ({EVIDENTLY_PYTHON} not found; see the module docstring)")
+        else:
+            ev = bench_evidently(ev_rows, FEATURES, args.evidently_timeout)
+            results["evidently"] = ev
+            _print_table(
+                f"Evidently {ev['evidently_version']} PSI report vs opskit, {ev['rows']:,} x {FEATURES} "
+                "(target: at least 100x faster)",
+                ["rows", "evidently s", "opskit s", "speedup"],
+                [[f"{ev['rows']:,}", f"{ev['evidently_s']:.1f}", f"{ev['opskit_s']:.2f}", f"{ev['speedup']:.0f}"]],
+            )
+            _print_table(
+                "PSI on the same data: opskit (reference deciles) vs Evidently (Sturges equal-width bins over both "
+                "sets); opskit's formula on Evidently's bins reproduces its value",
+                ["feature", "opskit", "evidently", "opskit on its bins", "its bins"],
+                [[c["feature"], f"{c['opskit_psi_deciles']:.5f}", f"{c['evidently_psi']:.5f}",
+                  f"{c['opskit_psi_on_evidently_bins']:.5f}", str(c["evidently_bins"])]
+                 for c in ev["psi_comparison"]],
+            )  # fmt: skip
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1))
+    print(f"\nresults: {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
