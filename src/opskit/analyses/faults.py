@@ -287,6 +287,39 @@ class _ReEngine:
         return ends
 
 
+def _db_cache_path(patterns: list[str]) -> Path:
+    import hashlib
+
+    import hyperscan
+
+    key = hashlib.sha256("\n".join([getattr(hyperscan, "__version__", ""), *patterns]).encode()).hexdigest()[:20]
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "opskit" / "hyperscan"
+    return root / f"faults-{key}.db"
+
+
+def _load_cached_db(patterns: list[str]):
+    """The compiled database from an earlier run (compiling takes a few tenths of a second), or None."""
+    try:
+        import hyperscan
+
+        return hyperscan.loadb(_db_cache_path(patterns).read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
+    except Exception:  # absent, unreadable, or built for another CPU: compile instead
+        return None
+
+
+def _store_cached_db(patterns: list[str], db) -> None:
+    try:
+        import hyperscan
+
+        path = _db_cache_path(patterns)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(hyperscan.dumpb(db))
+        os.replace(tmp, path)
+    except Exception:  # a cache only: a read-only home must not stop a scan
+        pass
+
+
 class _HyperscanEngine:
     """All patterns compiled into one Hyperscan block-mode database."""
 
@@ -296,15 +329,20 @@ class _HyperscanEngine:
         import hyperscan
 
         self._hs = hyperscan
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        flags = hyperscan.HS_FLAG_CASELESS
-        self._db.compile(
+        self._db = _load_cached_db(patterns) or self._compile(patterns)
+        self._scratch = hyperscan.Scratch(self._db)
+
+    def _compile(self, patterns: list[str]):
+        hs = self._hs
+        db = hs.Database(mode=hs.HS_MODE_BLOCK)
+        db.compile(
             expressions=[p.encode() for p in patterns],
             ids=list(range(len(patterns))),
             elements=len(patterns),
-            flags=[flags] * len(patterns),
+            flags=[hs.HS_FLAG_CASELESS] * len(patterns),
         )
-        self._scratch = hyperscan.Scratch(self._db)
+        _store_cached_db(patterns, db)
+        return db
 
     def match_ends(self, data: bytes, start: int, end: int) -> list[int]:
         ends: list[int] = []
