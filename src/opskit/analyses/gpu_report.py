@@ -30,22 +30,28 @@ from opskit.errors import InputError
 FORMATS = ("auto", "parquet", "nvidia-smi", "dcgm", "table", "prometheus")
 
 
+def _suffix(path: Path) -> str:
+    """``.csv`` for ``host.csv`` and ``host.csv.gz``."""
+    name = path.name.lower().removesuffix(".gz")
+    return Path(name).suffix
+
+
 def detect_format(source: str) -> str:
-    """The input format of ``source`` from its scheme, suffix or first line."""
+    """The input format of ``source`` from its scheme, suffix (``.gz`` ignored) or first line."""
     if source.startswith(("http://", "https://")):
         return "prometheus"
     p = Path(source)
     if p.is_dir():
-        suffixes = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}
-        if ".parquet" in suffixes:
+        files = sorted(f for f in p.rglob("*") if f.is_file())
+        suffixes = {_suffix(f) for f in files}
+        if suffixes & {".parquet", ".pq"}:
             return "parquet"
         if suffixes & {".prom", ".txt", ".metrics"}:
             return "dcgm"
         if ".csv" in suffixes:
-            first = next(iter(sorted(p.rglob("*.csv"))))
-            return _csv_kind(first)
+            return _csv_kind(next(f for f in files if _suffix(f) == ".csv"))
         raise InputError("no GPU sample files in this folder", path=p, hint="Parquet, nvidia-smi CSV or .prom files")
-    suffix = p.suffix.lower()
+    suffix = _suffix(p)
     if suffix in (".parquet", ".pq"):
         return "parquet"
     if suffix in (".prom", ".txt", ".metrics"):
@@ -56,12 +62,16 @@ def detect_format(source: str) -> str:
 
 
 def _csv_kind(path: Path) -> str:
+    """``nvidia-smi`` when the header names nvidia-smi query fields, else ``table``."""
+    import gzip
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             head = fh.readline().lower()
     except OSError:
         return "table"
-    return "nvidia-smi" if "utilization.gpu" in head or "memory.used" in head or head.count("%") >= 1 else "table"
+    return "nvidia-smi" if "utilization.gpu" in head or "memory.used" in head else "table"
 
 
 def _read_frame(source: str, fmt: str, columns: Mapping[str, str] | None, week: str, prometheus_step: str):
