@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from opskit.analyses.fault_details import parse_timestamp as parse_log_timestamp
 from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 from opskit.sources.logs import decode_line, discover, iter_regions
@@ -244,17 +245,24 @@ def _candidate_lines(chunk: bytes) -> Iterator[tuple[int, bytes]]:
         yield index, chunk[start:end]
 
 
-def _tail_stamps(chunk: bytes, file_rank: int, seen: dict[int, str]) -> None:
-    """The last ISO timestamp per rank among the last lines of ``chunk`` (later blocks overwrite earlier ones)."""
-    found: dict[int, str] = {}
-    for raw in reversed(chunk[-_TAIL_BYTES:].split(b"\n")[1:]):
-        text = decode_line(raw[:512])
-        stamp = timestamp_text(text[:120])
+def _tail_stamps(chunk: bytes, file_rank: int, seen: dict[int, pd.Timestamp]) -> None:
+    """The last timestamp per rank among the last lines of ``chunk`` (later blocks overwrite earlier ones).
+
+    ISO, glog (``E1127 01:50:48.123``, PyTorch's C++ logs) and syslog stamps are read; a stamp without a
+    year takes the year of an ISO stamp in the same lines.
+    """
+    lines = [decode_line(raw[:512]) for raw in chunk[-_TAIL_BYTES:].split(b"\n")[1:]]
+    iso = next((stamp for text in reversed(lines) if (stamp := timestamp_text(text[:120]))), None)
+    year = int(iso[:4]) if iso else None
+    found: dict[int, pd.Timestamp] = {}
+    for text in reversed(lines):
+        if not text:
+            continue
+        stamp, _ = parse_log_timestamp(text, default_year=year)
         if stamp is None:
             continue
         line_rank = rank_from_line(text)
-        rank = line_rank if line_rank is not None else file_rank
-        found.setdefault(rank, stamp)
+        found.setdefault(line_rank if line_rank is not None else file_rank, stamp)
     seen.update(found)
 
 
@@ -272,11 +280,11 @@ def read_training_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLik
         raise InputError(f"no readable log ({reasons})", path=skipped[0].name if skipped else None,
                          hint="pass the job's text logs (plain or .gz)")  # fmt: skip
     columns: dict[str, list] = {c: [] for c in RECORD_COLUMNS}
-    last_stamp: dict[tuple[str, int], str] = {}
+    last_line_at: dict[tuple[str, int], pd.Timestamp] = {}
     for source in sources:
         file_rank = source.rank if source.rank is not None else rank_from_path(source.name)
         file_rank = -1 if file_rank is None else file_rank
-        tails: dict[int, str] = {}
+        tails: dict[int, pd.Timestamp] = {}
         hf_counter: dict[int, int] = {}
         number = 1
         stream = source.open()
@@ -293,7 +301,7 @@ def read_training_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLik
         finally:
             if source.path is not None:
                 stream.close()
-        last_stamp.update({(source.name, rank): stamp for rank, stamp in tails.items()})
+        last_line_at.update({(source.name, rank): stamp for rank, stamp in tails.items()})
     frame = pd.DataFrame(columns)
     for col in ("loss", "lr", "epoch", "tokens_per_s", "samples_per_s"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
@@ -302,7 +310,7 @@ def read_training_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLik
     frame["loss_logged"] = frame["loss_logged"].astype(bool)
     frame["line"] = frame["line"].astype(int)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601", errors="coerce")
-    frame.attrs["last_line_at"] = {key: parse_timestamp(stamp) for key, stamp in last_stamp.items()}
+    frame.attrs["last_line_at"] = last_line_at
     return frame
 
 

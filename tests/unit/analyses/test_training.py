@@ -223,3 +223,16 @@ def test_torchrun_report_is_a_consequence_when_it_names_another_rank():
     agree = judge_torchrun_report(report, where="torchrun.log:13", cause_rank=0)
     assert agree.status == "PASS"
     assert judge_torchrun_report({"failures": ()}, where="x", cause_rank=0) is None
+
+
+def test_glog_lines_after_the_last_record_count_as_activity(tmp_path):
+    for rank in range(2):
+        lines = [f"2026-11-27 05:00:{s:02d} step={s} loss=2.0" for s in range(1, 6)]
+        if rank == 1:  # still alive ten minutes later: the watchdog speaks in glog format, without a year
+            lines.append("[rank1]:[E1127 05:10:05.123456 2811 ProcessGroupNCCL.cpp:616] [Rank 1] Watchdog caught")
+        (tmp_path / f"rank{rank}.log").write_text("\n".join(lines) + "\n")
+    result = analyze_training(read_training_logs(tmp_path))
+    last = result.ranks.set_index("rank")["last_line_at"]
+    assert last[1] == pd.Timestamp("2026-11-27 05:10:05.123456", tz="UTC")
+    assert result.first_stopped_rank == 0
+    assert "silent" in result.stopped_first_reason
