@@ -247,3 +247,18 @@ def test_frame_without_required_columns_is_an_input_error():
     with pytest.raises(InputError) as info:
         analyze_latency(pd.DataFrame({"timestamp": [T0], "latency_ms": [1.0]}))
     assert info.value.column == "endpoint"
+
+
+def test_sample_week_is_seeded_and_plants_its_faults(tmp_path):
+    from opskit.samples import latency as sample
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = sample.write_requests_week(tmp_path / "a")
+    second = sample.write_requests_week(tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    frame = pd.read_parquet(first)
+    assert 250_000 < len(frame) < 400_000
+    assert frame.loc[frame["model_version"] == sample.SLOW_VERSION, "timestamp"].min() >= sample.ROLLOUT_AT
+    gpu = pd.read_parquet(sample.write_requests_week_gpu(tmp_path))
+    assert {"timestamp", "host", "gpu", "uuid", "model", "util_pct", "mem_used_mib", "mem_total_mib"} <= set(gpu)
