@@ -244,3 +244,17 @@ def test_custom_catalogue_and_bad_pattern(tmp_path):
     bad.write_text("classes:\n  x:\n    meaning: m\n    next_step: n\n    patterns: ['(unclosed']\n")
     with pytest.raises(InputError):
         load_catalogue(bad)
+
+
+def test_directory_with_thousands_of_files(tmp_path):
+    for i in range(2000):
+        (tmp_path / f"worker-{i}.log").write_text(f"2026-11-28 10:00:00 INFO worker {i} step 1 loss 2.0\n")
+    (tmp_path / "worker-1500.log").write_text("2026-11-28 10:00:01 OSError: [Errno 28] No space left on device\n")
+    result = scan(tmp_path)
+    assert result.files_read == 2000 and result.lines_read == 2000
+    assert (result.root_cause.fault, result.root_cause.rank) == ("disk_full", 1500)
+
+
+def test_rank_prefix_wins_over_file_name(tmp_path):
+    (tmp_path / "rank0.log").write_text("[rank5]: RuntimeError: CUDA error: an illegal memory access was encountered\n")
+    assert scan(tmp_path).root_cause.rank == 5
