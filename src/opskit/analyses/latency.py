@@ -272,6 +272,7 @@ def analyze_latency(
     by_endpoint = _group_table(work, ["endpoint"], engine, th)
     by_bucket_version = latency_quantiles(work, ["bucket", "model_version"], (0.5, 0.95), engine=engine)
     by_bucket_version.insert(0, "start", _bucket_start(by_bucket_version["bucket"], origin, step))
+    by_bucket_version["model_version"] = by_bucket_version["model_version"].astype(str).astype(object)
     in_spike = _in_spike_mask(by_bucket, spikes, bucket_code)
     by_version = _version_table(work, ts_ns, in_spike, by_bucket_version, step, th, engine)
 
@@ -373,6 +374,8 @@ def _with_slo_quantile(work, by, engine, th, where=None, medians=()) -> pd.DataF
 
 def _group_table(work, by, engine, th, where=None, medians=()) -> pd.DataFrame:
     table = _with_slo_quantile(work, by, engine, th, where, medians)
+    for key in by:  # plain text, so that reports can mask it like any other text
+        table[key] = table[key].astype(str).astype(object)
     table["slow_pct"] = 100.0 * table["slow"] / table["requests"]
     table["error_pct"] = 100.0 * table["errors"] / table["requests"]
     return table

@@ -58,7 +58,8 @@ def plot_version_latency(result: LatencyResult, *, ax: Axes | None = None) -> Ax
         ax.annotate(f"rollout {v.model_version}", at, xycoords=("data", "axes fraction"),
                     xytext=(3, -12), textcoords="offset points", fontsize=8)  # fmt: skip
     draw_threshold(ax, result.thresholds.slo_ms, "SLO")
-    ax.set_ylabel("p95 (ms)")
+    ax.set_yscale("log")
+    ax.set_ylabel("p95 (ms, log)")
     ax.set_title("p95 by model version")
     _time_axis(ax)
     ax.legend(loc="upper left", fontsize=8)

@@ -262,3 +262,23 @@ def test_sample_week_is_seeded_and_plants_its_faults(tmp_path):
     assert frame.loc[frame["model_version"] == sample.SLOW_VERSION, "timestamp"].min() >= sample.ROLLOUT_AT
     gpu = pd.read_parquet(sample.write_requests_week_gpu(tmp_path))
     assert {"timestamp", "host", "gpu", "uuid", "model", "util_pct", "mem_used_mib", "mem_total_mib"} <= set(gpu)
+
+
+def test_auto_engine_falls_back_to_pandas_without_duckdb(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_duckdb(name, *args, **kwargs):
+        if name == "duckdb":
+            raise ImportError("no duckdb here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_duckdb)
+    result = analyze_latency(make_requests(hours=3, rps=1))
+    assert result.engine == "pandas"
+    from opskit.errors import MissingDependencyError
+
+    with pytest.raises(MissingDependencyError) as info:
+        analyze_latency(make_requests(hours=1), engine="duckdb")
+    assert info.value.extra == "fast"
