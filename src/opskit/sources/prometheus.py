@@ -24,6 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -262,6 +263,7 @@ def read_prometheus_gpus(
     max_points: int = MAX_POINTS_PER_SERIES,
     headers: Mapping[str, str] | None = None,
     scrape_interval: str | float | None = None,
+    concurrency: int = 4,
 ) -> pd.DataFrame:
     """dcgm-exporter metrics from Prometheus as a GPU-samples frame of per-step aggregates.
 
@@ -274,7 +276,8 @@ def read_prometheus_gpus(
     weighted by samples, attribution from the series with most samples.
     ``frame.attrs["prometheus"]`` is a :class:`PrometheusRead` with the
     queries sent and the number of points transferred. Raises :class:`PrometheusError` when the
-    server cannot be reached, refuses a query, or has no ``DCGM_FI_DEV_GPU_UTIL`` series.
+    server cannot be reached, refuses a query, or has no ``DCGM_FI_DEV_GPU_UTIL`` series. The
+    queries (one per metric) run ``concurrency`` at a time: the server does the work.
     """
     step_s = parse_duration(step)
     start_ts, end_ts = _utc(start), _utc(end)
@@ -287,36 +290,44 @@ def read_prometheus_gpus(
     first_eval = start_ts + pd.Timedelta(seconds=step_s) - pd.Timedelta(milliseconds=1)
     last_eval = start_ts + pd.Timedelta(seconds=step_s * n_windows) - pd.Timedelta(milliseconds=1)
     shift_ms = step_s * 1000 - 1
-    wanted = [(m, aggregation) for m in metrics if m in METRICS] + [(REQUIRED_METRIC, "count")]
-    rows: list[pd.DataFrame] = []
-    queries, requests, points, n_series = [], 0, 0, 0
-    for metric, agg in wanted:
-        query = build_query(metric, step_s, aggregation=agg, selector=selector)
-        result = query_range(
+    wanted = [(REQUIRED_METRIC, aggregation)]
+    wanted += [(m, aggregation) for m in metrics if m in METRICS and m != REQUIRED_METRIC]
+    wanted += [(REQUIRED_METRIC, "count")]
+    queries = [build_query(metric, step_s, aggregation=agg, selector=selector) for metric, agg in wanted]
+
+    def run(query: str) -> RangeResult:
+        return query_range(
             url, query, first_eval, last_eval, step_s, timeout=timeout, max_points=max_points, headers=headers
         )
-        queries.append(query)
-        requests += result.requests
-        points += result.points
-        if metric == REQUIRED_METRIC and agg != "count":
-            n_series = len(result.series)
-            if not result.series:
-                raise PrometheusError(
-                    f"no {metric} series between {start_ts} and {end_ts}",
-                    kind="empty",
-                    url=url,
-                    query=query,
-                    hint="check the time range, the selector and that Prometheus scrapes dcgm-exporter",
-                )
-        name = "samples" if agg == "count" else metric
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        results = list(pool.map(run, queries))
+    if not results[0].series:
+        raise PrometheusError(
+            f"no {REQUIRED_METRIC} series between {start_ts} and {end_ts}",
+            kind="empty",
+            url=url,
+            query=queries[0],
+            hint="check the time range, the selector and that Prometheus scrapes dcgm-exporter",
+        )
+    keys: list[tuple] = []
+    names: list[str] = []
+    stamps: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    for (metric, agg), result in zip(wanted, results, strict=True):
         for labels, ts, vs in result.series:
-            key = key_from_labels(labels)
-            part = pd.DataFrame({"timestamp_ms": np.round(ts * 1000) - shift_ms, "value": vs})
-            for col, value in zip(KEY, key, strict=True):
-                part[col] = value
-            part["metric"] = name
-            rows.append(part)
-    long = pd.concat(rows, ignore_index=True)[["timestamp_ms", *KEY, "metric", "value"]]
+            keys.append(key_from_labels(labels))
+            names.append("samples" if agg == "count" else metric)
+            stamps.append(ts)
+            values.append(vs)
+    index = np.repeat(np.arange(len(keys)), [len(ts) for ts in stamps])
+    long = pd.DataFrame(keys, columns=list(KEY)).iloc[index].reset_index(drop=True)
+    long.insert(0, "timestamp_ms", np.round(np.concatenate(stamps) * 1000) - shift_ms)
+    long["metric"] = np.asarray(names, dtype=object)[index]
+    long["value"] = np.concatenate(values)
+    requests = sum(r.requests for r in results)
+    points = sum(r.points for r in results)
+    n_series = len(results[0].series)
     frame = wide_from_long(long)
     frame = _one_row_per_window(frame)
     scrape_s = parse_duration(scrape_interval) if scrape_interval is not None else None
