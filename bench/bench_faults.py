@@ -149,14 +149,14 @@ def _prefix(path: Path, size: int, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a 48 MiB log instead of 1 GiB")
-    parser.add_argument("--size-mib", type=int, default=None, help="log size in MiB (default 1024, quick 48)")
+    parser.add_argument("--quick", action="store_true", help="a 32 MiB log instead of 1 GiB, small prefixes")
+    parser.add_argument("--size-mib", type=int, default=None, help="log size in MiB (default 1024, quick 32)")
     parser.add_argument("--slow-mib", type=int, default=None, help="prefix for the re fallback (default 64)")
-    parser.add_argument("--loop-mib", type=int, default=None, help="prefix for the Python re line loop (default 8)")
+    parser.add_argument("--loop-mib", type=float, default=None, help="prefix for the Python re line loop (default 8)")
     args = parser.parse_args(argv)
-    size_mib = args.size_mib or (48 if args.quick else 1024)
-    slow_mib = min(size_mib, args.slow_mib or (16 if args.quick else 64))
-    loop_mib = min(slow_mib, args.loop_mib or (2 if args.quick else 8))
+    size_mib = args.size_mib or (32 if args.quick else 1024)
+    slow_mib = min(size_mib, args.slow_mib or (4 if args.quick else 64))
+    loop_mib = min(slow_mib, args.loop_mib or (0.5 if args.quick else 8))
     grep = shutil.which("grep")
     from opskit.analyses.faults import hyperscan_available, load_catalogue
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             row(f"opskit scan, re fallback ({slow_mib} MiB prefix)", r["seconds"], psize, r["findings"], r["peak_mib"])
         )
-        r = _child(LOOP_CODE, str(prefix), str(loop_mib * MIB))
+        r = _child(LOOP_CODE, str(prefix), str(int(loop_mib * MIB)))
         rows.append(
             row(f"python re line loop ({loop_mib} MiB prefix)", r["seconds"], r["bytes"], r["findings"], r["peak_mib"])
         )
