@@ -1,0 +1,49 @@
+"""From files to drift: reference table or saved profile, current counted in chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from opskit.analyses.drift import analyze_drift
+from opskit.analyses.drift_pipeline import count_current_file, is_profile_path, load_reference, reference_correct
+
+
+def _tables(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 3000
+    ref = pd.DataFrame(
+        {"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n), "y": rng.integers(0, 2, n), "p": rng.random(n)}
+    )
+    cur = ref.sample(frac=1.0, random_state=1).assign(x=lambda f: f["x"] + 1.0)
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    return ref, cur
+
+
+def test_reference_table_and_saved_profile_agree(tmp_path):
+    ref, _ = _tables(tmp_path)
+    profile, frame = load_reference(tmp_path / "ref.parquet", exclude=["y"], target="y", prediction="p")
+    assert frame is not None and "y" not in profile.features and "p" in profile.features
+    saved = profile.extras["accuracy"]
+    expected = int(((ref["p"] >= 0.5).astype(int) == ref["y"]).sum())
+    assert saved == {"target": "y", "prediction": "p", "correct": expected, "rows": len(ref)}
+    path = profile.save(tmp_path / "profile.json")
+    assert is_profile_path(path) and not is_profile_path(tmp_path / "ref.parquet")
+    loaded, no_frame = load_reference(path)
+    assert no_frame is None
+    from_table = reference_correct(profile, frame, target="y", prediction="p")
+    from_profile = reference_correct(loaded, None, target="y", prediction="p")
+    assert from_table.sum() == from_profile.sum() == expected and from_profile.size == len(ref)
+
+
+def test_current_counted_in_chunks_matches_in_memory(tmp_path):
+    _tables(tmp_path)
+    profile, _ = load_reference(tmp_path / "ref.parquet", exclude=["y"])
+    counted = count_current_file(profile, tmp_path / "cur.csv", chunk_rows=500)
+    chunked = analyze_drift(profile, counted, exclude=["y"])
+    whole = analyze_drift(profile, pd.read_csv(tmp_path / "cur.csv"), exclude=["y"])
+    for name in ("x", "c", "p"):
+        assert chunked.feature(name).psi == whole.feature(name).psi
+    assert chunked.feature("x").status.value == "FAIL"
+    assert "y" not in [f.name for f in chunked.features]
