@@ -153,8 +153,8 @@ def trend_verdicts(trend: pd.DataFrame, *, overall_status: dict[str, Status], mi
                     unit="PSI",
                     evidence="PSI per window: "
                     + ", ".join(f"{w} {p:.3f}" for w, p in zip(part["window"], psi, strict=True)),
-                    message=f"rising by {slope:.3f} PSI per window",
-                    next_step="a slow drift: find what changes upstream before it crosses 0.2",
+                    message=f"rising by {slope:.3f} PSI per window; latest window {classify_psi(psi[-1])}",
+                    next_step="a slow drift: find what changes upstream before the whole set crosses the drift level",
                 )
             )
     return out
