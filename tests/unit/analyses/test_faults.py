@@ -258,3 +258,12 @@ def test_directory_with_thousands_of_files(tmp_path):
 def test_rank_prefix_wins_over_file_name(tmp_path):
     (tmp_path / "rank0.log").write_text("[rank5]: RuntimeError: CUDA error: an illegal memory access was encountered\n")
     assert scan(tmp_path).root_cause.rank == 5
+
+
+def test_required_literal_for_the_re_prefilter():
+    from opskit.analyses.fault_engines import required_literal
+
+    assert required_literal(r"Signal (9|15) \(SIG(KILL|TERM)\) received by PID") == b") received by pid"
+    assert required_literal(r"DUE TO (PREEMPTION|TIME LIMIT|NODE FAILURE)") == b"due to "
+    assert required_literal(r"loss\b['\"]?[ \t]*[:=]?[ \t]*['\"]?nan\b") == b"nan"  # rarer than "loss"
+    assert required_literal(r"(ab|cd)") == b""
