@@ -53,7 +53,8 @@ class ReEngine:
         literals = {p: b"" if lit.strip() in _COMMON_WORDS else lit for p, lit in literals.items()}
         self._literals = sorted({lit for lit in literals.values() if lit})
         rest = [p for p, lit in literals.items() if not lit]
-        self._rest = re.compile("|".join(f"(?:{p})" for p in rest).encode(), re.IGNORECASE) if rest else None
+        flags = re.IGNORECASE | re.MULTILINE
+        self._rest = re.compile("|".join(f"(?:{p})" for p in rest).encode(), flags) if rest else None
 
     def match_ends(self, data: bytes, start: int, end: int) -> list[int]:
         low = data[start:end].lower()
@@ -124,7 +125,7 @@ class HyperscanEngine:
             expressions=[p.encode() for p in patterns],
             ids=list(range(len(patterns))),
             elements=len(patterns),
-            flags=[hs.HS_FLAG_CASELESS] * len(patterns),
+            flags=[hs.HS_FLAG_CASELESS | hs.HS_FLAG_MULTILINE] * len(patterns),
         )
         _store_cached_db(patterns, db)
         return db

@@ -122,6 +122,21 @@ def test_harmless_lines_are_not_faults(line):
             "killed_preempted",
         ),
         ("ValueError: Layer 'dense' expected 2 variables, but the saved weights have 3", "state_dict_mismatch"),
+        (
+            "jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate",
+            "cuda_oom",
+        ),
+        ("slurmstepd: error: Exceeded job memory limit", "host_oom"),
+        ("Killed", "killed_preempted"),
+        ("    Last State:     Terminated  Reason: Error  Exit Code:    137", "killed_preempted"),
+        ("RuntimeError: CUDA error: uncorrectable NVLink error detected during the execution", "gpu_hardware"),
+        (
+            "UserWarning: The detected CUDA version (12.1) mismatches the version that was used to compile PyTorch (11.8)",
+            "cuda_version_mismatch",
+        ),
+        ("OSError: image file is truncated (3 bytes not processed)", "data_error"),
+        ("torch.distributed.DistNetworkError: Connection reset by peer", "nccl_error"),
+        (" iteration 5000/ 10000 | found NaN in local grad norm in backward pass", "nan_loss"),
     ],
 )
 def test_classify_general_variants(line, fault):
@@ -267,3 +282,12 @@ def test_required_literal_for_the_re_prefilter():
     assert required_literal(r"DUE TO (PREEMPTION|TIME LIMIT|NODE FAILURE)") == b"due to "
     assert required_literal(r"loss\b['\"]?[ \t]*[:=]?[ \t]*['\"]?nan\b") == b"nan"  # rarer than "loss"
     assert required_literal(r"(ab|cd)") == b""
+
+
+@pytest.mark.parametrize("engine", ["re", "hyperscan"])
+def test_line_anchored_pattern_in_the_middle_of_a_block(tmp_path, engine):
+    if engine == "hyperscan":
+        pytest.importorskip("hyperscan")
+    (tmp_path / "job.out").write_text("step 1\nstep 2\nKilled\nnot Killed here\n")
+    result = scan(tmp_path / "job.out", engine=engine)
+    assert [(f.fault, f.line) for f in result.findings] == [("killed_preempted", 3)]
