@@ -37,7 +37,6 @@ from opskit.analyses.drift_profile import (
     numeric_values,
 )
 from opskit.checks import Status, Verdict
-from opskit.errors import InputError
 
 CHECK_FEATURE = "feature drift"
 CHECK_PREDICTION = "prediction drift"
@@ -297,7 +296,7 @@ def analyze_drift(
         )
     else:
         profile = reference
-    needs_values = any(METHODS[m].name in ("ks", "wasserstein") for m in [*companions, method])
+    needs_values = any(get_method(m).name in ("ks", "wasserstein") for m in [*companions, method])
     if isinstance(current, CurrentCounts):
         counted = current
     else:
@@ -355,13 +354,3 @@ def analyze_drift(
         prediction=pred,
         problems=problems,
     )
-
-
-def check_prediction_column(profile: ReferenceProfile, prediction: str | None) -> None:
-    """Raise an :class:`InputError` when the prediction column is named but not profiled."""
-    if prediction and prediction not in profile.features:
-        raise InputError(
-            "prediction column not in the reference",
-            column=prediction,
-            hint="columns: " + ", ".join(list(profile.features)[:30]),
-        )
