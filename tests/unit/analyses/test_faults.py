@@ -131,7 +131,8 @@ def test_harmless_lines_are_not_faults(line):
         ("    Last State:     Terminated  Reason: Error  Exit Code:    137", "killed_preempted"),
         ("RuntimeError: CUDA error: uncorrectable NVLink error detected during the execution", "gpu_hardware"),
         (
-            "UserWarning: The detected CUDA version (12.1) mismatches the version that was used to compile PyTorch (11.8)",
+            "UserWarning: The detected CUDA version (12.1) mismatches the version that was used to compile "
+            "PyTorch (11.8)",
             "cuda_version_mismatch",
         ),
         ("OSError: image file is truncated (3 bytes not processed)", "data_error"),
