@@ -71,6 +71,7 @@ class LatencyThresholds:
     pathological_factor: float = 10.0  # a request slower than 10x the median
     min_bucket_requests: int = 20
     min_cause_share: float = 0.001  # causes explaining less of the slow requests are not listed
+    max_subjects: int = 20  # endpoints and versions judged one by one (the busiest); the rest in one row
 
     @property
     def budget(self) -> float:
@@ -937,7 +938,9 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
     th = result.thresholds
     q = f"p{th.slo_quantile * 100:g}"
     out: list[Verdict] = []
-    for row in result.by_endpoint.itertuples():
+    endpoints = result.by_endpoint.sort_values("requests", ascending=False, kind="stable")
+    shown, rest = endpoints.head(th.max_subjects), endpoints.iloc[th.max_subjects :]
+    for row in shown.itertuples():
         observed = float(row.slo_q_ms)
         ok = observed <= th.slo_ms
         out.append(
@@ -951,6 +954,21 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 evidence=f"{row.requests:,} requests, p50 {row.p50_ms:.0f} ms, p99 {row.p99_ms:.0f} ms, "
                 f"{row.slow_pct:.1f} % slower than {th.slo_ms:g} ms",
                 next_step=None if ok else "see the likely causes below, worst first",
+            )
+        )
+    if len(rest):
+        over = rest[rest["slo_q_ms"] > th.slo_ms].sort_values("requests", ascending=False)
+        out.append(
+            Verdict(
+                f"latency SLO ({q})",
+                Status.FAIL if len(over) else Status.PASS,
+                subject=f"{len(rest)} smaller endpoints",
+                observed=len(over),
+                threshold=0,
+                unit="endpoints over the SLO",
+                evidence=", ".join(f"{r.endpoint} {r.slo_q_ms:.0f} ms" for r in over.head(5).itertuples())
+                or f"all under {th.slo_ms:g} ms",
+                message=f"{rest['requests'].sum():,} requests in endpoints beyond the {th.max_subjects} busiest",
             )
         )
     consumed = result.budget["budget_consumed_pct"]
@@ -1005,7 +1023,9 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
             message=f"{len(breaches)} periods" if len(breaches) else None,
         )
     )
-    for v in result.by_version.itertuples():
+    versions = result.by_version.sort_values("requests", ascending=False, kind="stable")
+    busiest = versions.index[: th.max_subjects]
+    for v in versions[versions.index.isin(busiest) | versions["slow_version"]].itertuples():
         began = v.rollout_at if pd.notna(v.rollout_at) else v.first_seen
         out.append(
             Verdict(

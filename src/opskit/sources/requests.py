@@ -1,10 +1,10 @@
 """Request logs into the requests frame: one row per served request, latency in milliseconds.
 
 Columns of the frame (``REQUEST_COLUMNS``): ``timestamp`` (UTC, when the request started or was
-logged), ``endpoint`` (path without query string), ``model_version``, ``latency_ms`` (end to end),
-``status`` (HTTP code), and when the log has them ``batch_size``, ``queue_ms`` (waiting for a
-batch or a worker) and ``gpu_ms`` (compute). Extra columns such as ``instance`` or
-``input_tokens`` are kept as they are.
+logged), ``endpoint`` (path without host and query string, ids such as ``/users/123`` as
+``/users/{id}``), ``model_version``, ``latency_ms`` (end to end), ``status`` (HTTP code), and when
+the log has them ``batch_size``, ``queue_ms`` (waiting for a batch or a worker) and ``gpu_ms``
+(compute). Extra columns such as ``instance`` or ``input_tokens`` are kept as they are.
 
 Formats: CSV/TSV, Parquet, JSON lines (Envoy/Istio JSON access logs included), and access logs:
 nginx ``combined`` followed by ``$request_time`` (seconds; gunicorn's ``%(D)s`` microseconds when the
@@ -435,9 +435,16 @@ def _status(series: pd.Series, path, first_line: int | None) -> pd.Series:
     return values.astype("int16")
 
 
+_ID_SEGMENT = re.compile(
+    r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})(?=/|$)"
+)
+
+
 def _clean_endpoint(value) -> str:
+    """Path without scheme, host and query string; ids (numbers, UUIDs, long hex) become ``{id}``."""
     text = re.sub(r"^[a-z]+://[^/]+", "", str(value))
-    return text.split("?", 1)[0] or "/"
+    text = text.split("?", 1)[0] or "/"
+    return _ID_SEGMENT.sub("/{id}", text)
 
 
 def _categorical(series: pd.Series, clean) -> pd.Categorical:

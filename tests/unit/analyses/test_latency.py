@@ -282,3 +282,17 @@ def test_auto_engine_falls_back_to_pandas_without_duckdb(monkeypatch):
     with pytest.raises(MissingDependencyError) as info:
         analyze_latency(make_requests(hours=1), engine="duckdb")
     assert info.value.extra == "fast"
+
+
+def test_many_endpoints_are_judged_busiest_first_with_the_rest_in_one_row():
+    frame = make_requests(hours=3, rps=2)
+    n = len(frame)
+    names = np.where(np.arange(n) % 2 == 0, "/big", np.char.add("/tiny/", (np.arange(n) % 60).astype(str)))
+    frame["endpoint"] = pd.Categorical(names)
+    frame.loc[frame["endpoint"] == "/tiny/7", "latency_ms"] = 900.0
+    verdicts = VerdictTable(latency_verdicts(analyze_latency(frame, LatencyThresholds(max_subjects=5))))
+    rows = verdicts.find("latency SLO (p95)")
+    assert len(rows) == 6
+    assert verdicts.find("latency SLO (p95)", "/big")[0].status == Status.PASS
+    (rest,) = verdicts.find("latency SLO (p95)", f"{31 - 5} smaller endpoints")
+    assert rest.status == Status.FAIL and rest.observed == 1 and "/tiny/7" in rest.evidence

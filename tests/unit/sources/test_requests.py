@@ -184,3 +184,21 @@ def test_gpu_metrics_table(tmp_path):
     with pytest.raises(InputError) as info:
         read_gpu_metrics(bad)
     assert info.value.column == "util_pct"
+
+
+def test_endpoints_lose_host_query_and_ids(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "timestamp,latency_ms,url\n"
+        "2026-11-28T10:00:00Z,5,https://api.example.com/v1/users/12345/predict?x=1\n"
+        "2026-11-28T10:00:01Z,5,/v1/users/987/predict\n"
+        "2026-11-28T10:00:02Z,5,/v1/jobs/3f2b8c1e-9a7d-4c2e-8f1a-0b9c8d7e6f5a\n"
+        "2026-11-28T10:00:03Z,5,/v2/models/resnet50/infer\n"
+    )
+    frame = read_requests(path)
+    assert frame["endpoint"].tolist() == [
+        "/v1/users/{id}/predict",
+        "/v1/users/{id}/predict",
+        "/v1/jobs/{id}",
+        "/v2/models/resnet50/infer",
+    ]
