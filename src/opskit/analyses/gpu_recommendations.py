@@ -81,14 +81,19 @@ class RecommendationResult:
 
 def workload_of(rows: pd.DataFrame, settings: RecommendationSettings) -> pd.Series:
     """Per row: ``serving``, ``training`` or ``other`` from job, namespace and project names."""
-    text = pd.Series("", index=rows.index)
-    for c in ("job", "namespace", "pod", "project"):
-        if c in rows.columns:
-            text = text + " " + rows[c].fillna("").astype(str)
-    text = text.str.lower()
-    serving = text.str.contains(settings.serving_pattern, regex=True, flags=re.IGNORECASE)
-    training = text.str.contains(settings.training_pattern, regex=True, flags=re.IGNORECASE)
-    return pd.Series(np.select([serving, training], ["serving", "training"], "other"), index=rows.index)
+    cols = [c for c in ("job", "namespace", "pod", "project") if c in rows.columns]
+    if not cols:
+        return pd.Series("other", index=rows.index)
+    # classify each distinct combination of names once, not each row
+    combos = rows[cols].astype(object).where(rows[cols].notna(), "")
+    codes, uniques = pd.MultiIndex.from_frame(combos).factorize()
+    texts = [" ".join(map(str, u)).lower() for u in uniques]
+    serving = re.compile(settings.serving_pattern, re.IGNORECASE)
+    training = re.compile(settings.training_pattern, re.IGNORECASE)
+    kinds = np.array(
+        ["serving" if serving.search(t) else "training" if training.search(t) else "other" for t in texts] or ["other"]
+    )
+    return pd.Series(kinds[codes], index=rows.index)
 
 
 def _fmt(hour: pd.Timestamp) -> str:
@@ -181,7 +186,8 @@ def _duty(usage: UsageResult, team: str, model: str, exclude: set, cap: int | No
     """duty[k-1]: share of the week's hours in which at least k of the team's GPUs of ``model`` worked."""
     h = usage.hourly
     mine = h[(h["team"] == team) & (h["model"] == model) & (h["util_mean_pct"] >= usage.thresholds.idle_pct)]
-    mine = mine[[(a, b) not in exclude for a, b in zip(mine["host"], mine["gpu"], strict=True)]]
+    if exclude:
+        mine = mine[[(a, b) not in exclude for a, b in zip(mine["host"], mine["gpu"], strict=True)]]
     week_hours = round((usage.end - usage.start) / pd.Timedelta(hours=1))
     in_use = np.zeros(week_hours)
     if len(mine):

@@ -201,7 +201,8 @@ def rollup_parquet(
     """Roll GPU samples in Parquet (a file or a folder of files) up to hours, reading only needed columns.
 
     ``engine``: ``"duckdb"`` (SQL, needs ``opskit[fast]``), ``"pandas"`` (pyarrow batches of
-    ``batch_rows``; duplicates are found within a batch) or ``"auto"`` (duckdb when installed).
+    ``batch_rows``; duplicates are found within a batch) or ``"auto"`` (duckdb when installed). In
+    SQL, duplicates are looked for in GPU-hours holding more samples than the interval allows.
     """
     files = _parquet_files(path)
     columns = _schema_columns(files)
@@ -251,50 +252,71 @@ def _rollup_batches(files: list[Path], columns: list[str], interval_s: float | N
 
 
 def _rollup_duckdb(files: list[Path], columns: list[str], interval_s: float | None) -> Rollup:
+    """One aggregating scan in SQL; GPU-hours with more samples than the interval allows are re-read
+    without duplicates (a global DISTINCT over tens of millions of samples would cost GBs)."""
     try:
         import duckdb
     except ImportError:
         raise MissingDependencyError("duckdb", extra="fast", feature="SQL rollup of Parquet") from None
     attr = [c for c in ATTRIBUTION if c in columns]
     source = "read_parquet([" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "])"
+    hour = "CAST(floor(epoch(timestamp) / 3600) AS BIGINT) * 3600"
+    weighted = "interval_s" in columns
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone='UTC'")
-        # one row per (GPU, time): duplicates removed before anything is summed
-        keys = ["host", "gpu", "timestamp"]
-        other = [c for c in _needed(columns) if c not in keys]
-        dedup = f"SELECT {', '.join(keys)}, {', '.join(f'last({c}) AS {c}' for c in other)} FROM {source} GROUP BY ALL"
-        samples, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT (host, gpu, timestamp)) FROM {source}"
-        ).fetchone()
+        fallback = interval_s
+        if weighted and fallback is None:
+            fallback = con.execute(f"SELECT median(interval_s) FROM {source}").fetchone()[0]
+        # unweighted sums are multiplied by the interval once it is known
+        w = f"coalesce(CAST(interval_s AS DOUBLE), {float(fallback or 0)})" if weighted else "1.0"
+
+        def aggregate(base: str) -> pd.DataFrame:
+            select = [f"{hour} AS hour_epoch", "host", "gpu", *attr, "count(*) AS rows", f"sum({w}) AS covered_s"]
+            for m in METRICS:
+                if m in columns:
+                    known = f"{m} IS NOT NULL AND NOT isnan({m})"
+                    select.append(f"sum(CASE WHEN {known} THEN {m} * {w} ELSE 0 END) AS {m}_s")
+                    select.append(f"sum(CASE WHEN {known} THEN {w} ELSE 0 END) AS {m}_known_s")
+            select.append("max(CASE WHEN isnan(util_pct) THEN NULL ELSE util_pct END) AS util_max_pct")
+            if "mem_used_mib" in columns:
+                select.append("max(CASE WHEN isnan(mem_used_mib) THEN NULL ELSE mem_used_mib END) AS mem_used_max_mib")
+            if "mem_total_mib" in columns:
+                select.append("max(mem_total_mib) AS mem_total_mib")
+            for c in ("uuid", "model"):
+                if c in columns:
+                    select.append(f"any_value({c}) AS {c}")
+            group = ", ".join(["hour_epoch", "host", "gpu", *attr])
+            return con.execute(f"SELECT {', '.join(select)} FROM {base} GROUP BY {group}").df()
+
+        frame = aggregate(source)
+        samples = int(frame["rows"].sum())
         if not samples:
             raise InputError("no GPU samples (the table has no rows)", path=files[0], hint="check the file")
-        base = f"({dedup})" if distinct < samples else source
-        hour = "CAST(floor(epoch(timestamp) / 3600) AS BIGINT) * 3600"
+        per_hour = frame.groupby(["host", "gpu", "hour_epoch"], sort=False)["rows"].sum()
         if interval_s is None:
-            counts = con.execute(f"SELECT count(*) FROM {base} GROUP BY host, gpu, {hour}").fetchnumpy()
-            interval_s = detect_interval(next(iter(counts.values())))
-        w = (
-            f"coalesce(CAST(interval_s AS DOUBLE), {float(interval_s)})"
-            if "interval_s" in columns
-            else str(float(interval_s))
-        )
-        select = [f"{hour} AS hour_epoch", "host", "gpu", *attr, "count(*) AS rows", f"sum({w}) AS covered_s"]
-        for m in METRICS:
-            if m in columns:
-                select.append(f"sum(CASE WHEN {m} IS NULL OR isnan({m}) THEN 0 ELSE {m} * {w} END) AS {m}_s")
-                select.append(f"sum(CASE WHEN {m} IS NULL OR isnan({m}) THEN 0 ELSE {w} END) AS {m}_known_s")
-        select.append("max(CASE WHEN isnan(util_pct) THEN NULL ELSE util_pct END) AS util_max_pct")
-        if "mem_used_mib" in columns:
-            select.append("max(CASE WHEN isnan(mem_used_mib) THEN NULL ELSE mem_used_mib END) AS mem_used_max_mib")
-        if "mem_total_mib" in columns:
-            select.append("max(mem_total_mib) AS mem_total_mib")
-        for c in ("uuid", "model"):
-            if c in columns:
-                select.append(f"any_value({c}) AS {c}")
-        group = ", ".join(["hour_epoch", "host", "gpu", *attr])
-        frame = con.execute(f"SELECT {', '.join(select)} FROM {base} GROUP BY {group}").df()
+            interval_s = float(fallback) if weighted and fallback else detect_interval(per_hour.to_numpy())
+        duplicates = 0
+        crowded = per_hour[per_hour > 3600 / interval_s + 1].reset_index()[["host", "gpu", "hour_epoch"]]
+        if len(crowded):
+            con.register("crowded", crowded)
+            keys = ["host", "gpu", "timestamp"]
+            other = [c for c in _needed(columns) if c not in keys]
+            dedup = (
+                f"(SELECT {', '.join(keys)}, {', '.join(f'last({c}) AS {c}' for c in other)} FROM {source} "
+                f"WHERE ({hour}, host, gpu) IN (SELECT (hour_epoch, host, gpu) FROM crowded) "
+                "GROUP BY host, gpu, timestamp)"
+            )
+            redone = aggregate(dedup)
+            mask = pd.MultiIndex.from_frame(frame[["host", "gpu", "hour_epoch"]]).isin(
+                pd.MultiIndex.from_frame(crowded)
+            )
+            duplicates = int(frame.loc[mask, "rows"].sum() - redone["rows"].sum())
+            frame = pd.concat([frame.loc[~mask], redone], ignore_index=True)
     finally:
         con.close()
+    if not weighted:
+        for c in ["covered_s", *[c for c in frame.columns if c.endswith("_s") and c != "covered_s"]]:
+            frame[c] = frame[c] * float(interval_s)
     frame["hour"] = pd.to_datetime(frame.pop("hour_epoch"), unit="s", utc=True)
-    return Rollup(_finish(frame), float(interval_s), int(samples), int(samples - distinct), None, "duckdb")
+    return Rollup(_finish(frame), float(interval_s), samples, duplicates, None, "duckdb")

@@ -367,11 +367,15 @@ def _hourly(rows: pd.DataFrame, th: UsageThresholds) -> pd.DataFrame:
 def _gaps(hourly: pd.DataFrame, th: UsageThresholds, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Hours between a GPU's first and last sample of the week covered less than ``gap_coverage``."""
     cols = ["host", "gpu", "team", "start", "end", "hours", "missing_hours"]
-    first_last = hourly.groupby(["host", "gpu"])["h"].agg(["min", "max"])
-    spans = []
-    for (host, gpu), (lo, hi) in first_last.iterrows():
-        spans.append(pd.DataFrame({"host": host, "gpu": gpu, "h": np.arange(lo, hi + 1)}))
-    grid = pd.concat(spans, ignore_index=True)
+    fl = hourly.groupby(["host", "gpu"], sort=True)["h"].agg(["min", "max"]).reset_index()
+    n = (fl["max"] - fl["min"] + 1).to_numpy()
+    grid = pd.DataFrame(
+        {
+            "host": np.repeat(fl["host"].to_numpy(), n),
+            "gpu": np.repeat(fl["gpu"].to_numpy(), n),
+            "h": np.repeat(fl["min"].to_numpy(), n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)),
+        }
+    )
     grid = grid.merge(hourly[["host", "gpu", "h", "coverage", "team"]], on=["host", "gpu", "h"], how="left")
     grid["coverage"] = grid["coverage"].fillna(0.0)
     grid["gap"] = grid["coverage"] < th.gap_coverage
@@ -379,8 +383,8 @@ def _gaps(hourly: pd.DataFrame, th: UsageThresholds, start: pd.Timestamp, end: p
         return pd.DataFrame(columns=cols)
     grid["hour"] = pd.to_datetime(grid["h"] * 3600, unit="s", utc=True)
     grid["missing"] = 1.0 - grid["coverage"]
-    team = hourly.groupby(["host", "gpu"])["team"].agg(lambda s: s.mode().iat[0] if len(s.mode()) else UNATTRIBUTED)
-    grid["team"] = grid.set_index(["host", "gpu"]).index.map(team)
+    team = _dominant(hourly, ["host", "gpu"], "team")
+    grid["team"] = pd.MultiIndex.from_frame(grid[["host", "gpu"]]).map(team)
     grid["model"] = None
     grid["job"] = None
     runs = _stretches(grid.rename(columns={"missing": "n"}), "gap", value="n")
