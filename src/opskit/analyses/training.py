@@ -7,12 +7,16 @@ Recognised line formats (one record per line that carries a loss or a step):
 - DeepSpeed: ``steps: 100 loss: 2.3456 iter time (s): 0.512 samples/sec: 62.5`` and
   ``[Rank 0] step=100, skipped=0, lr=[0.0001], ...``
 - Megatron-LM: ``iteration      100/    1000 | ... | learning rate: 1.000E-04 | ... | lm loss: 2.300000E+00 |``
+- NeMo progress bars (``reduced_train_loss=2.31, global_step=99.0``), Composer (``[batch=100/1000]: Train
+  loss/train/total: 2.31``), torchtitan (``step: 10  loss: 9.54  tps: 1,015``, colours stripped), nanoGPT
+  (``iter 100: loss 2.3456``)
 - plain key/value: ``step=100 loss=2.3 lr=1e-4 tokens_per_s=41000`` or ``step: 100, loss: 2.3``
 
 The rank comes from the line (``[rank5]:``, ``[default5]:``, ``[Rank 5]``, Slurm's ``5: `` label)
 or else from the file name (``rank5.log``, ``node0-rank-5.log``). The records frame has the columns
 ``file, line, rank, format, step, loss, loss_logged, lr, epoch, tokens_per_s, samples_per_s, timestamp``
-(UTC); ``loss_logged`` tells a NaN loss the log printed from a record that carried no loss.
+(UTC); ``loss_logged`` tells a NaN loss the log printed from a record that carried no loss. HF Trainer
+dict lines carry no step: they are numbered 1, 2, ... per rank in the order they were logged.
 
 :func:`analyze_training` finds non-finite losses, loss spikes (robust z-score against a rolling
 window of the preceding records), the last step per rank, the rank that stopped first and stalls.
@@ -116,17 +120,6 @@ def timestamp_text(text: str) -> str | None:
         return None
     date, clock, frac, tz = m.groups()
     return f"{date}T{clock}" + (f".{frac}" if frac else "") + ("+00:00" if not tz or tz == "Z" else tz)
-
-
-def parse_timestamp(text: str) -> pd.Timestamp | None:
-    """The first ISO-like timestamp in ``text`` as a UTC Timestamp (naive times are taken as UTC)."""
-    stamp = timestamp_text(text)
-    if stamp is None:
-        return None
-    try:
-        return pd.Timestamp(stamp).tz_convert("UTC")
-    except ValueError:
-        return None
 
 
 def rank_from_line(text: str) -> int | None:
