@@ -56,15 +56,17 @@ def plot_psi_trend(trend: pd.DataFrame, *, features: Iterable[str] | None = None
     for name in wanted:
         part = trend[trend["feature"] == name]
         positions = [order.index(w) for w in part["window"]]
-        ax.plot(positions, part["psi"], marker="o", markersize=3, label=name)
+        ax.plot(positions, part["psi"].clip(lower=1e-3), marker="o", markersize=3, label=name)
     _psi_lines(ax)
     ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=8)
     ax.set_xlabel("window")
-    if len(trend) and trend["psi"].max() > 1.0:
-        ax.set_yscale("symlog", linthresh=0.5)  # linear up to 0.5, where the levels are; log above
-    ax.set_ylabel("PSI")
+    log = bool(len(trend)) and trend["psi"].max() > 1.0
+    if log:  # an abrupt shift would flatten the slow ones on a linear axis
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=1e-3)
+    ax.set_ylabel("PSI (log scale)" if log else "PSI")
     ax.set_title("PSI per window")
-    ax.legend(fontsize=7, ncols=2)
+    ax.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
