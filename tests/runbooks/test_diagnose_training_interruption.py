@@ -49,6 +49,7 @@ def test_sample_verdicts_per_rank_and_checkpoint(sample_run):
     assert incomplete["status"] == "WARN"
     (resume,) = sample_run.checks("resume point")
     assert resume["status"] == "PASS" and resume["subject"] == "checkpoint-1000"
+    assert "step 1510" in resume["message"]  # chosen before the first NaN loss
 
 
 def test_sample_root_cause_is_rank5_not_the_watchdog(sample_run):

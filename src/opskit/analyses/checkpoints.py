@@ -99,6 +99,12 @@ class CheckpointScan:
         """The newest complete and verified checkpoint, or None."""
         return next((c for c in self.checkpoints if c.complete), None)
 
+    def resume_before(self, step: int | None) -> Checkpoint | None:
+        """The newest complete checkpoint saved before ``step`` (e.g. the first NaN loss); :attr:`resume` if None."""
+        if step is None:
+            return self.resume
+        return next((c for c in self.checkpoints if c.complete and c.step < step), None)
+
     @property
     def newest(self) -> Checkpoint | None:
         return self.checkpoints[0] if self.checkpoints else None
@@ -438,35 +444,48 @@ def build_resume_command(
     return ResumePlan(checkpoint, launcher, command, tuple(notes))
 
 
-def judge_checkpoints(scan: CheckpointScan, plan: ResumePlan | None = None) -> list[Verdict]:
-    """One verdict per checkpoint (incomplete ones newer than the resume point WARN) and the resume point."""
+def judge_checkpoints(
+    scan: CheckpointScan, plan: ResumePlan | None = None, *, before_step: int | None = None
+) -> list[Verdict]:
+    """One verdict per checkpoint and one for the resume point.
+
+    Incomplete checkpoints newer than the resume point WARN (nothing must resume from them). With
+    ``before_step`` (the first non-finite loss), complete checkpoints saved at or after it WARN too: they hold
+    weights already damaged, and the resume point is the newest complete one before it.
+    """
     out: list[Verdict] = []
-    resume = scan.resume
+    resume = scan.resume_before(before_step)
     for c in scan.checkpoints:
-        if c.complete:
+        newer = resume is None or c.step > resume.step
+        if c.complete and (before_step is None or c.step < before_step):
             out.append(Verdict("checkpoint complete", Status.PASS, subject=c.path.name, observed=c.step, unit="step",
                                evidence=f"{c.path} ({len(c.verified)} files verified)"))  # fmt: skip
-            continue
-        newer = resume is None or c.step > resume.step
-        out.append(
-            Verdict(
-                "checkpoint complete",
-                Status.WARN if newer else Status.PASS,
-                subject=c.path.name,
-                observed=c.step,
-                unit="step",
-                evidence=f"{c.path}: " + "; ".join(c.problems[:4]),
-                message="incomplete" + (": newer than the resume point, do not resume from it" if newer else ""),
-                next_step="move it aside (do not delete it before the incident review) so nothing resumes from it"
-                if newer
-                else None,
+        elif c.complete:
+            out.append(Verdict("checkpoint complete", Status.WARN, subject=c.path.name, observed=c.step, unit="step",
+                               threshold=before_step, evidence=f"{c.path} ({len(c.verified)} files verified)",
+                               message=f"complete, but saved at or after the first NaN/inf loss (step {before_step})",
+                               next_step="do not resume from it: its weights may already be damaged"))  # fmt: skip
+        else:
+            out.append(
+                Verdict(
+                    "checkpoint complete",
+                    Status.WARN if newer else Status.PASS,
+                    subject=c.path.name,
+                    observed=c.step,
+                    unit="step",
+                    evidence=f"{c.path}: " + "; ".join(c.problems[:4]),
+                    message="incomplete" + (": newer than the resume point, do not resume from it" if newer else ""),
+                    next_step="move it aside (do not delete it before the incident review) so nothing resumes from it"
+                    if newer
+                    else None,
+                )
             )
-        )
     for note in scan.notes:
         out.append(Verdict("checkpoint pointer", Status.WARN, subject=scan.pointer_file.name if scan.pointer_file
                            else None, evidence=str(scan.pointer_file), message=note,
                            next_step="pass the checkpoint tag explicitly or rewrite the pointer"))  # fmt: skip
     if resume is None:
+        why = f" before step {before_step} (first non-finite loss)" if before_step is not None else ""
         out.append(
             Verdict(
                 "resume point",
@@ -474,12 +493,16 @@ def judge_checkpoints(scan: CheckpointScan, plan: ResumePlan | None = None) -> l
                 subject=str(scan.root),
                 observed=len(scan.checkpoints),
                 unit="checkpoints found",
-                message="no complete checkpoint to resume from",
+                message=f"no complete checkpoint to resume from{why}",
                 next_step="check the checkpoint folder and the save interval; restarting from scratch loses the run",
             )
         )
     else:
         lost = scan.newest.step - resume.step if scan.newest else 0
+        message = "newest complete and verified checkpoint"
+        if before_step is not None:
+            message += f" saved before the first non-finite loss (step {before_step})"
+        message += f"; {lost} steps behind the newest on disk" if lost else ""
         out.append(
             Verdict(
                 "resume point",
@@ -488,9 +511,7 @@ def judge_checkpoints(scan: CheckpointScan, plan: ResumePlan | None = None) -> l
                 observed=resume.step,
                 unit="step",
                 evidence=str(resume.path),
-                message=f"newest complete and verified checkpoint; {lost} steps behind the newest on disk"
-                if lost
-                else "newest checkpoint on disk, complete and verified",
+                message=message,
                 next_step=plan.command if plan else None,
             )
         )

@@ -340,6 +340,11 @@ class TrainingResult:
     formats: tuple[str, ...] = field(default=())
 
     @property
+    def first_nonfinite_step(self) -> int | None:
+        """The earliest step with a NaN/inf loss on any rank, or None."""
+        return None if self.nonfinite.empty else int(self.nonfinite["step"].min())
+
+    @property
     def lagging_ranks(self) -> list[int]:
         """Ranks whose last step is below the furthest rank's."""
         if self.ranks.empty or self.max_step is None:

@@ -236,3 +236,17 @@ def test_deepspeed_resume_of_an_hf_checkpoint_uses_its_inner_engine_tag(tmp_path
     plain = hf_checkpoint(tmp_path / "other", 800)
     plan = build_resume_command(find_checkpoints(plain.parent).resume, "deepspeed")
     assert any("no DeepSpeed engine state" in n for n in plan.notes)
+
+
+def test_resume_point_moves_before_the_first_nan(tmp_path):
+    for step in (500, 1000, 1500):
+        hf_checkpoint(tmp_path, step)
+    scan = find_checkpoints(tmp_path)
+    assert scan.resume.step == 1500
+    assert scan.resume_before(1200).step == 1000
+    assert scan.resume_before(400) is None
+    rows = {(v.name, v.subject): v for v in judge_checkpoints(scan, before_step=1200)}
+    assert rows[("checkpoint complete", "checkpoint-1500")].status == "WARN"
+    assert rows[("checkpoint complete", "checkpoint-1000")].status == "PASS"
+    assert rows[("resume point", "checkpoint-1000")].status == "PASS"
+    assert [v.status for v in judge_checkpoints(scan, before_step=400) if v.name == "resume point"] == ["FAIL"]
