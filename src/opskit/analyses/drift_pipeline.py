@@ -17,8 +17,8 @@ import pandas as pd
 
 from opskit.analyses.drift_counts import CurrentCounts
 from opskit.analyses.drift_model import correct_predictions
-from opskit.analyses.drift_profile import ReferenceProfile, build_profile
-from opskit.sources.datasets import iter_batches, read_table, table_columns
+from opskit.analyses.drift_profile import ColumnType, ReferenceProfile, build_profile
+from opskit.sources.datasets import iter_batches, read_table, table_columns, table_format
 
 ACCURACY_KEY = "accuracy"
 
@@ -80,11 +80,16 @@ def count_current_file(
     keep_values: bool = True,
     sample_size: int = 100_000,
     engine: str | None = None,
+    block_bytes: int = 64 << 20,
 ) -> CurrentCounts:
     """Count the current table against ``profile`` chunk by chunk (only the profiled columns are read)."""
     available = table_columns(path)
     wanted = [c for c in available if c in profile.features]
     counted = CurrentCounts(profile, keep_values=keep_values, sample_size=sample_size, engine=engine)
-    counted.add_all(iter_batches(path, columns=wanted, batch_rows=chunk_rows))
+    # CSV types come from the first block: read numeric features as text there, parsed per feature,
+    # so a stray word far down a column is that feature's ERROR row, not a failed read
+    text = [c for c in wanted if profile.features[c].kind == ColumnType.NUMERIC] if table_format(path) == "csv" else []
+    batches = iter_batches(path, columns=wanted, batch_rows=chunk_rows, text_columns=text, block_bytes=block_bytes)
+    counted.add_all(batches)
     counted.columns_seen.update(available)
     return counted

@@ -101,12 +101,20 @@ def read_table(path: str | os.PathLike[str], *, columns: Sequence[str] | None = 
 
 
 def iter_batches(
-    path: str | os.PathLike[str], *, columns: Sequence[str] | None = None, batch_rows: int = 1_000_000
+    path: str | os.PathLike[str],
+    *,
+    columns: Sequence[str] | None = None,
+    batch_rows: int = 1_000_000,
+    text_columns: Sequence[str] = (),
+    block_bytes: int = 64 << 20,
 ) -> Iterator[pa.RecordBatch]:
     """Arrow record batches of at most ``batch_rows`` rows, only the named ``columns``.
 
-    Parquet is read row group by row group, CSV block by block; JSON lines are parsed in blocks
-    of bytes, so peak memory is a few batches, not the file.
+    Parquet is read row group by row group, CSV in blocks of ``block_bytes``; JSON lines are
+    parsed in chunks of rows, so peak memory is a few batches, not the file. A CSV column's type
+    is inferred from its first block; name columns in ``text_columns`` to read them as text
+    instead (missing markers such as ``NA`` or an empty field still read as missing), so a stray
+    word far down a numeric column is the caller's to report rather than a failed read.
     """
     p = Path(path)
     fmt = table_format(p)
@@ -126,7 +134,12 @@ def iter_batches(
                 fragment_readahead=1,
             )
         elif fmt == "csv":
-            reader = pa_csv.open_csv(p, read_options=pa_csv.ReadOptions(block_size=64 << 20))
+            convert = pa_csv.ConvertOptions(
+                column_types={c: pa.string() for c in text_columns}, strings_can_be_null=True
+            )
+            reader = pa_csv.open_csv(
+                p, read_options=pa_csv.ReadOptions(block_size=block_bytes), convert_options=convert
+            )
             _check_columns(p, reader.schema.names, columns)
             for batch in reader:
                 yield from _select_split(batch, columns, batch_rows)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from opskit.analyses.drift import analyze_drift
 from opskit.analyses.drift_pipeline import count_current_file, is_profile_path, load_reference, reference_correct
+from opskit.analyses.drift_profile import build_profile
+from opskit.errors import InputError
+from opskit.sources.datasets import iter_batches
 
 
 def _tables(tmp_path):
@@ -47,3 +51,19 @@ def test_current_counted_in_chunks_matches_in_memory(tmp_path):
         assert chunked.feature(name).psi == whole.feature(name).psi
     assert chunked.feature("x").status.value == "FAIL"
     assert "y" not in [f.name for f in chunked.features]
+
+
+def test_a_word_far_down_a_numeric_csv_column_is_that_features_error(tmp_path):
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"x": rng.normal(size=2000), "z": rng.normal(size=2000)})
+    cur = ref.copy().astype({"x": object})
+    cur.loc[1990, "x"] = "timeout"
+    cur.loc[5, "z"] = np.nan
+    path = tmp_path / "late_text.csv"
+    cur.to_csv(path, index=False)
+    with pytest.raises(InputError):  # type inferred from the first block, the word comes later
+        list(iter_batches(path, block_bytes=4096))
+    counted = count_current_file(build_profile(ref), path, chunk_rows=500, block_bytes=4096)
+    assert counted.features["x"].error is not None and "timeout" in counted.features["x"].error
+    assert counted.features["z"].error is None
+    assert counted.features["z"].counts[-1] == 1  # the empty field is a missing value, not text
