@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="appended to the report folder name")
     p.add_argument(
         "--fail-on",
-        choices=["fail", "error", "warn", "never"],
+        choices=["fail", "warn", "never"],
         default="fail",
         help="exit 1 when the worst status reaches this level (default: fail)",
     )

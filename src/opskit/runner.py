@@ -38,7 +38,7 @@ from opskit.report import (
 )
 from opskit.tracking import record_run, resolve_uri
 
-FAIL_ON = {"fail": Status.FAIL, "error": Status.ERROR, "warn": Status.WARN, "never": None}
+FAIL_ON = {"fail": Status.FAIL, "warn": Status.WARN, "never": None}
 REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
 
 
@@ -78,8 +78,9 @@ Progress = Callable[[int, int, str, float], None]  # (index, total, state, secon
 
 
 def exit_code_for(summary: Mapping[str, Any], fail_on: str) -> int:
-    """2 when the run did not complete; 1 when its worst status reaches ``fail_on``; else 0."""
-    if summary.get("error"):
+    """2 when the run did not complete or its worst row is ERROR (a check could not be evaluated,
+    usually bad input); 1 when its worst status reaches ``fail_on``; else 0."""
+    if summary.get("error") or summary.get("status") == Status.ERROR.value:
         return 2
     if fail_on not in FAIL_ON:
         raise OpskitError(f"unknown --fail-on {fail_on!r}", hint="use one of: " + ", ".join(FAIL_ON))

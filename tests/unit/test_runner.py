@@ -37,8 +37,8 @@ def test_passing_runbook_writes_a_complete_report(tmp_path, runbook_fixture):
 def test_fail_on_levels():
     assert exit_code_for({"status": "WARN"}, "fail") == 0
     assert exit_code_for({"status": "WARN"}, "warn") == 1
-    assert exit_code_for({"status": "ERROR"}, "error") == 1
-    assert exit_code_for({"status": "ERROR"}, "fail") == 0
+    assert exit_code_for({"status": "ERROR"}, "fail") == 2  # a check could not be evaluated
+    assert exit_code_for({"status": "ERROR"}, "never") == 2
     assert exit_code_for({"status": "FAIL"}, "never") == 0
     assert exit_code_for({"status": "PASS", "error": {"ename": "X"}}, "never") == 2
 
@@ -55,7 +55,7 @@ def test_a_check_that_raises_is_an_error_row_and_the_rest_still_run(tmp_path, ru
     names = [(c["name"], c["status"]) for c in result.summary["checks"]]
     assert names == [("loads data", "ERROR"), ("still runs", "PASS")]
     assert "latency_ms" in result.summary["checks"][0]["message"]
-    assert result.summary["error"] is None and result.exit_code == 0
+    assert result.summary["error"] is None and result.exit_code == 2
 
 
 def test_failing_cell_still_renders_with_the_failure_first(tmp_path, runbook_fixture):
