@@ -53,6 +53,8 @@ def test_names_the_load_spike_with_its_start(sample_run):
         f"#1 slow model version: {sample.SLOW_VERSION}",
         f"#2 saturation: load spike {sample.SPIKE_START:%Y-%m-%d %H:%M}",
     ]
+    # the minor planted faults are listed after the two that spent the budget
+    assert {c.split(": ")[0].split(" ", 1)[1] for c in causes[2:]} == {"pathological inputs", "cold starts"}
 
 
 def test_regime_changes_line_up_with_the_rollout_and_the_spike(sample_run):

@@ -70,7 +70,7 @@ class LatencyThresholds:
     cold_ratio: float = 2.0
     pathological_factor: float = 10.0  # a request slower than 10x the median
     min_bucket_requests: int = 20
-    min_cause_share: float = 0.001  # causes explaining less of the slow requests are not listed
+    min_cause_share: float = 0.0005  # causes explaining less of the slow requests are not listed
     max_subjects: int = 20  # endpoints and versions judged one by one (the busiest); the rest in one row
 
     @property
