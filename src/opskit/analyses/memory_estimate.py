@@ -212,6 +212,58 @@ class Remedy:
     cost: str
 
 
+def _changes(cfg: JobConfig) -> list[tuple[str, str, JobConfig, str]]:
+    """The config changes that lower memory: ``(name, change, new config, cost)``."""
+    out: list[tuple[str, str, JobConfig, str]] = []
+    if cfg.micro_batch_size > 1:
+        half = max(1, cfg.micro_batch_size // 2)
+        out.append((
+            "smaller micro-batch",
+            f"micro_batch_size {cfg.micro_batch_size} -> {half} (global batch shrinks)",
+            replace(cfg, micro_batch_size=half),
+            "fewer samples per step; retune the learning rate",
+        ))  # fmt: skip
+        factor = cfg.micro_batch_size
+        out.append((
+            "gradient accumulation",
+            f"micro_batch_size {cfg.micro_batch_size} -> 1, gradient_accumulation_steps "
+            f"{cfg.gradient_accumulation_steps} -> {cfg.gradient_accumulation_steps * factor} (same global batch)",
+            replace(cfg, micro_batch_size=1, gradient_accumulation_steps=cfg.gradient_accumulation_steps * factor),
+            "same convergence, slower steps (less parallel work per kernel)",
+        ))  # fmt: skip
+    if cfg.training and not cfg.activation_checkpointing and cfg.layers:
+        out.append((
+            "activation checkpointing",
+            "activation_checkpointing: true (gradient_checkpointing in HF TrainingArguments)",
+            replace(cfg, activation_checkpointing=True),
+            "about 30 % more compute per step (the forward pass runs twice)",
+        ))  # fmt: skip
+    if cfg.precision == "fp32":
+        out.append((
+            "mixed precision",
+            "precision fp32 -> bf16 (autocast; bf16 on Ampere or newer, fp16 with loss scaling before)",
+            replace(cfg, precision="bf16"),
+            "check the loss curve against an fp32 run once",
+        ))  # fmt: skip
+    if cfg.training and not cfg.flash_attention and cfg.layers:
+        out.append((
+            "fused attention",
+            "use FlashAttention / scaled_dot_product_attention (attn_implementation='sdpa' or 'flash_attention_2')",
+            replace(cfg, flash_attention=True),
+            "none on supported GPUs",
+        ))  # fmt: skip
+    if cfg.data_parallel > 1:
+        for stage in range(cfg.zero_stage + 1, 4):
+            fsdp = {2: "SHARD_GRAD_OP", 3: "FULL_SHARD"}.get(stage)
+            out.append((
+                f"ZeRO stage {stage}" + (f" / FSDP {fsdp}" if fsdp else ""),
+                f"zero_stage {cfg.zero_stage} -> {stage} over {cfg.data_parallel} data-parallel GPUs",
+                replace(cfg, zero_stage=stage),
+                "more communication per step" if stage < 3 else "weights gathered per layer: more communication",
+            ))  # fmt: skip
+    return out
+
+
 def rank_remedies(estimate: MemoryEstimate, *, reserved_unallocated_gib: float | None = None) -> list[Remedy]:
     """Remedies for ``estimate`` ranked by expected saving per GPU, largest first (unknown savings last).
 
@@ -220,60 +272,11 @@ def rank_remedies(estimate: MemoryEstimate, *, reserved_unallocated_gib: float |
     """
     cfg = estimate.config
     out: list[Remedy] = []
-
-    def add(name: str, change: str, new: JobConfig, cost: str) -> None:
+    for name, change, new, cost in _changes(cfg):
         after = estimate_memory(new)
         saving = estimate.total_gib - after.total_gib
         if saving > 0.005:
             out.append(Remedy(name, change, saving, after.total_gib, after.fits, cost))
-
-    if cfg.micro_batch_size > 1:
-        half = max(1, cfg.micro_batch_size // 2)
-        add(
-            "smaller micro-batch",
-            f"micro_batch_size {cfg.micro_batch_size} -> {half} (global batch shrinks)",
-            replace(cfg, micro_batch_size=half),
-            "fewer samples per step; retune the learning rate",
-        )
-        factor = cfg.micro_batch_size
-        add(
-            "gradient accumulation",
-            f"micro_batch_size {cfg.micro_batch_size} -> 1, gradient_accumulation_steps "
-            f"{cfg.gradient_accumulation_steps} -> {cfg.gradient_accumulation_steps * factor} (same global batch)",
-            replace(cfg, micro_batch_size=1, gradient_accumulation_steps=cfg.gradient_accumulation_steps * factor),
-            "same convergence, slower steps (less parallel work per kernel)",
-        )
-    if cfg.training and not cfg.activation_checkpointing and cfg.layers:
-        add(
-            "activation checkpointing",
-            "activation_checkpointing: true (gradient_checkpointing in HF TrainingArguments)",
-            replace(cfg, activation_checkpointing=True),
-            "about 30 % more compute per step (the forward pass runs twice)",
-        )
-    if cfg.precision == "fp32":
-        add(
-            "mixed precision",
-            "precision fp32 -> bf16 (autocast; bf16 on Ampere or newer, fp16 with loss scaling before)",
-            replace(cfg, precision="bf16"),
-            "check the loss curve against an fp32 run once",
-        )
-    if cfg.training and not cfg.flash_attention and cfg.layers:
-        add(
-            "fused attention",
-            "use FlashAttention / scaled_dot_product_attention (attn_implementation='sdpa' or 'flash_attention_2')",
-            replace(cfg, flash_attention=True),
-            "none on supported GPUs",
-        )
-    if cfg.data_parallel > 1:
-        for stage in range(cfg.zero_stage + 1, 4):
-            fsdp = {2: "SHARD_GRAD_OP", 3: "FULL_SHARD"}.get(stage)
-            label = f"ZeRO stage {stage}" + (f" / FSDP {fsdp}" if fsdp else "")
-            add(
-                label,
-                f"zero_stage {cfg.zero_stage} -> {stage} over {cfg.data_parallel} data-parallel GPUs",
-                replace(cfg, zero_stage=stage),
-                "more communication per step" if stage < 3 else "weights gathered per layer: more communication",
-            )
     if not cfg.expandable_segments:
         saving = reserved_unallocated_gib if reserved_unallocated_gib and reserved_unallocated_gib > 0 else None
         after = estimate.total_gib - saving if saving else None
@@ -289,6 +292,34 @@ def rank_remedies(estimate: MemoryEstimate, *, reserved_unallocated_gib: float |
             )
         )
     return sorted(out, key=lambda r: -(r.saving_gib if r.saving_gib is not None else -1.0))
+
+
+def plan_to_fit(estimate: MemoryEstimate, *, max_changes: int = 6) -> list[Remedy]:
+    """Changes applied one after the other, largest saving first, until the job fits (greedy).
+
+    Each step's ``saving_gib`` is what it adds on top of the steps before and ``total_after_gib`` the
+    running total. The micro-batch is lowered only with gradient accumulation, so the global batch stays.
+    Empty when the job already fits or the capacity is unknown.
+    """
+    if estimate.capacity_gib <= 0 or estimate.fits:
+        return []
+    plan: list[Remedy] = []
+    current = estimate
+    for _ in range(max_changes):
+        options = [
+            (estimate_memory(new), name, change, cost)
+            for name, change, new, cost in _changes(current.config)
+            if name != "smaller micro-batch"
+        ]
+        options = [o for o in options if current.total_gib - o[0].total_gib > 0.005]
+        if not options:
+            break
+        after, name, change, cost = min(options, key=lambda o: o[0].total_gib)
+        plan.append(Remedy(name, change, current.total_gib - after.total_gib, after.total_gib, after.fits, cost))
+        current = after
+        if after.fits:
+            break
+    return plan
 
 
 def remedies_frame(remedies: list[Remedy]) -> pd.DataFrame:
@@ -397,8 +428,14 @@ def read_job_config(path: str | os.PathLike[str]) -> JobConfig:
     return config_from_dict(data, path=str(p))
 
 
-def judge_memory(estimate: MemoryEstimate, remedies: list[Remedy] | None = None) -> list[Verdict]:
-    """The estimate against the capacity: FAIL when it cannot fit, WARN within 10 %, else PASS."""
+def judge_memory(
+    estimate: MemoryEstimate, remedies: list[Remedy] | None = None, plan: list[Remedy] | None = None
+) -> list[Verdict]:
+    """The estimate against the capacity: FAIL when it cannot fit, WARN within 10 %, else PASS.
+
+    The next step is the single remedy that fits with the largest saving, else the combined ``plan``
+    (:func:`plan_to_fit`), else what is left when nothing on the list is enough.
+    """
     if estimate.capacity_gib <= 0:
         return [Verdict("memory estimate", Status.SKIP, observed=round(estimate.total_gib, 2), unit="GiB per GPU",
                         message="GPU capacity unknown: set gpu_memory_gib")]  # fmt: skip
@@ -417,6 +454,14 @@ def judge_memory(estimate: MemoryEstimate, remedies: list[Remedy] | None = None)
     step = None
     if status != Status.PASS and first_fit:
         step = f"{first_fit.name}: {first_fit.change} (saves {first_fit.saving_gib:.1f} GiB per GPU)"
+    elif status == Status.FAIL and plan and plan[-1].fits_after:
+        step = "no single change is enough; combine: " + " + ".join(r.name for r in plan)
+        step += f" (about {plan[-1].total_after_gib:.1f} GiB per GPU)"
+    elif status == Status.FAIL:
+        step = (
+            "even every change listed does not fit: use more GPUs (ZeRO-3/FSDP shards over them), tensor "
+            "parallelism, or offload optimizer states to CPU (ZeRO-Offload)"
+        )
     return [
         Verdict("memory estimate", status, subject="per GPU", observed=round(total, 2), threshold=round(cap, 2),
                 unit="GiB", evidence=evidence, message=message, next_step=step)

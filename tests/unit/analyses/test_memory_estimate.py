@@ -11,6 +11,7 @@ from opskit.analyses.memory_estimate import (
     JobConfig,
     estimate_memory,
     judge_memory,
+    plan_to_fit,
     rank_remedies,
     read_job_config,
     transformer_params,
@@ -186,3 +187,31 @@ def test_judge_memory_against_capacity(capacity, status):
     est = estimate_memory(JobConfig(params=1e9, gpu_memory_gib=capacity, **NO_OVERHEAD))  # 14.9 GiB
     (row,) = judge_memory(est, rank_remedies(est))
     assert row.status == status
+
+
+def test_plan_to_fit_combines_changes_when_none_is_enough_alone():
+    cfg = JobConfig(params=13e9, precision="bf16", micro_batch_size=8, seq_len=4096, hidden_size=5120, layers=40,
+                    attention_heads=40, vocab_size=32000, gpus=8, zero_stage=1, gpu_memory_gib=79.11)  # fmt: skip
+    est = estimate_memory(cfg)
+    assert not any(r.fits_after for r in rank_remedies(est))
+    plan = plan_to_fit(est)
+    assert len(plan) >= 2 and plan[-1].fits_after is True
+    assert all(not r.fits_after for r in plan[:-1])
+    running = est.total_gib
+    for step in plan:  # each saving is on top of the steps before it
+        assert step.total_after_gib == pytest.approx(running - step.saving_gib)
+        running = step.total_after_gib
+    assert "smaller micro-batch" not in [r.name for r in plan]  # the global batch stays
+    (row,) = judge_memory(est, rank_remedies(est), plan)
+    assert row.status == "FAIL" and row.next_step.startswith("no single change is enough")
+
+
+def test_plan_is_empty_when_the_job_fits_and_says_so_when_nothing_helps():
+    fits = estimate_memory(JobConfig(params=1e9, gpu_memory_gib=80.0))
+    assert plan_to_fit(fits) == []
+    huge = estimate_memory(JobConfig(params=70e9, layers=80, hidden_size=8192, seq_len=4096, micro_batch_size=2,
+                                     gpus=8, zero_stage=1, gpu_memory_gib=79.11))  # fmt: skip
+    plan = plan_to_fit(huge)
+    assert plan and plan[-1].fits_after is False
+    (row,) = judge_memory(huge, rank_remedies(huge), plan)
+    assert "more GPUs" in row.next_step
