@@ -115,8 +115,15 @@ class HyperscanEngine:
         import hyperscan
 
         self._hs = hyperscan
-        self._db = _load_cached_db(patterns) or self._compile(patterns)
-        self._scratch = hyperscan.Scratch(self._db)
+        cached = _load_cached_db(patterns)
+        try:
+            self._db = cached or self._compile(patterns)
+            self._scratch = hyperscan.Scratch(self._db)
+        except hyperscan.error:  # a cached database this CPU cannot run: compile afresh
+            if cached is None:
+                raise
+            self._db = self._compile(patterns)
+            self._scratch = hyperscan.Scratch(self._db)
 
     def _compile(self, patterns: list[str]):
         hs = self._hs
