@@ -236,3 +236,15 @@ def test_glog_lines_after_the_last_record_count_as_activity(tmp_path):
     assert last[1] == pd.Timestamp("2026-11-27 05:10:05.123456", tz="UTC")
     assert result.first_stopped_rank == 0
     assert "silent" in result.stopped_first_reason
+
+
+def test_binary_files_beside_the_logs_are_skipped(tmp_path):
+    (tmp_path / "rank0.log").write_text("step=1 loss=2.0\nstep=2 loss=1.9\n")
+    (tmp_path / "core.rank0").write_bytes(bytes(range(256)) * 64)  # a core dump next to the logs
+    records = read_training_logs(tmp_path)
+    assert set(records["file"]) == {str(tmp_path / "rank0.log")}
+    only_binary = tmp_path / "bin"
+    only_binary.mkdir()
+    (only_binary / "blob.bin").write_bytes(b"\x00\xff" * 4096)
+    with pytest.raises(InputError):
+        read_training_logs(only_binary)
