@@ -6,6 +6,7 @@ checked before anything executes. The report folder appears in one rename when i
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -37,6 +38,17 @@ from opskit.report import (
     write_index,
 )
 from opskit.tracking import record_run, resolve_uri
+
+
+class _KnownParametersFilter(logging.Filter):
+    """papermill cannot read ``str | None`` annotations and warns they are unknown; opskit has
+    already validated every parameter against the cell, so that warning is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
+logging.getLogger("papermill").addFilter(_KnownParametersFilter())
 
 FAIL_ON = {"fail": Status.FAIL, "warn": Status.WARN, "never": None}
 REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
