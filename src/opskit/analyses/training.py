@@ -65,6 +65,9 @@ RANK_COLUMNS = [
     "last_line_at",
 ]
 
+THROUGHPUT_COLUMNS = ["rank", "unit", "records", "median", "recent_median", "vs_fleet", "vs_own", "straggler",
+                      "degrading", "file", "line"]  # fmt: skip
+
 _NUM = r"[-+]?(?:nan|inf(?:inity)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?")
 _LINE_RANK_PREFIX = re.compile(r"\s*(?:\[(?:rank|default)(\d+)\]:|(\d+): )", re.IGNORECASE)
@@ -338,6 +341,8 @@ class TrainingResult:
     spike_z: float
     stall_factor: float
     formats: tuple[str, ...] = field(default=())
+    throughput: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=THROUGHPUT_COLUMNS))
+    throughput_tolerance: float = 0.2
 
     @property
     def first_nonfinite_step(self) -> int | None:
@@ -484,6 +489,33 @@ def find_stalls(records: pd.DataFrame, *, factor: float = 5.0, min_gap_s: float 
     return pd.DataFrame(rows, columns=["rank", "file", "line", "after_step", "gap_s", "median_s"])
 
 
+def summarize_throughput(records: pd.DataFrame, *, recent: int = 20, tolerance: float = 0.2) -> pd.DataFrame:
+    """Throughput per rank (tokens/s, else samples/s): median, median of the last ``recent`` records.
+
+    ``straggler``: the rank's median is more than ``tolerance`` below the median of all ranks (a slow GPU or
+    link holds every rank back in synchronous training); ``degrading``: its recent median fell more than
+    ``tolerance`` below its own (throttling, a failing GPU, a slowing data loader). Columns:
+    :data:`THROUGHPUT_COLUMNS`; empty when the logs print no throughput.
+    """
+    unit = next((c for c in ("tokens_per_s", "samples_per_s") if records[c].notna().any()), None)
+    if unit is None:
+        return pd.DataFrame(columns=THROUGHPUT_COLUMNS)
+    rows = []
+    for rank, group in records.dropna(subset=[unit]).groupby("rank", sort=True):
+        group = group.sort_values(["step", "line"])
+        last = group.iloc[-1]
+        rows.append({"rank": int(rank), "unit": unit, "records": len(group), "median": float(group[unit].median()),
+                     "recent_median": float(group[unit].tail(recent).median()), "file": last["file"],
+                     "line": int(last["line"])})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    fleet = float(frame["median"].median())
+    frame["vs_fleet"] = frame["median"] / fleet if fleet > 0 else np.nan
+    frame["vs_own"] = frame["recent_median"] / frame["median"].where(frame["median"] > 0)
+    frame["straggler"] = (len(frame) > 1) & (frame["vs_fleet"] < 1 - tolerance)
+    frame["degrading"] = (frame["records"] >= 2 * recent) & (frame["vs_own"] < 1 - tolerance)
+    return frame[THROUGHPUT_COLUMNS]
+
+
 def analyze_training(
     records: pd.DataFrame,
     *,
@@ -491,6 +523,7 @@ def analyze_training(
     spike_z: float = 6.0,
     stall_factor: float = 5.0,
     stall_min_gap_s: float = 60.0,
+    throughput_tolerance: float = 0.2,
 ) -> TrainingResult:
     """Judge the training records of a run (see :func:`read_training_logs`)."""
     if records.empty:
@@ -513,6 +546,8 @@ def analyze_training(
         spike_z=spike_z,
         stall_factor=stall_factor,
         formats=tuple(sorted(records["format"].dropna().unique())),
+        throughput=summarize_throughput(records, tolerance=throughput_tolerance),
+        throughput_tolerance=throughput_tolerance,
     )
 
 
@@ -575,6 +610,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
                 next_step="look at the data of that step; recurring spikes call for a lower LR or gradient clipping",
             )
         )
+    out.extend(_judge_throughput(result))
     if result.stalls.empty:
         out.append(Verdict("stalls", Status.PASS, subject="all ranks", observed=0, threshold=result.stall_factor,
                            unit="x median interval"))  # fmt: skip
@@ -591,6 +627,59 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
                 evidence=f"{worst['file']}:{worst['line']} after step {worst['after_step']}",
                 message=f"{len(group)} gap(s) between records; the median interval is {worst['median_s']:.3g} s",
                 next_step="check the data loader, checkpoint saving and the host around that time",
+            )
+        )
+    return out
+
+
+def _judge_throughput(result: TrainingResult) -> list[Verdict]:
+    frame = result.throughput
+    if frame.empty:
+        return []
+    unit = str(frame["unit"].iloc[0]).replace("_per_s", "/s")
+    floor = 1 - result.throughput_tolerance
+    fleet = float(frame["median"].median())
+    flagged = frame[frame["straggler"] | frame["degrading"]]
+    if flagged.empty:
+        return [Verdict("throughput", Status.PASS, subject="all ranks", observed=round(fleet, 1),
+                        unit=unit, message="no straggler, no rank slowing down")]  # fmt: skip
+    if len(frame) > 1 and frame["degrading"].all():
+        worst = frame.sort_values("vs_own").iloc[0]
+        return [
+            Verdict(
+                "throughput",
+                Status.WARN,
+                subject="all ranks",
+                observed=round(float(frame["recent_median"].median()), 1),
+                threshold=round(fleet * floor, 1),
+                unit=unit,
+                evidence=f"{worst['file']}:{worst['line']} (last record)",
+                message=f"every rank slowed down together (to {frame['vs_own'].median():.0%} of its median): in "
+                "synchronous training one slow GPU or link slows them all",
+                next_step="look for the rank that stopped first and check its GPU's clocks, temperature and Xid "
+                "errors (nvidia-smi -q -d PERFORMANCE,TEMPERATURE)",
+            )
+        ]
+    out = []
+    for row in flagged.itertuples(index=False):
+        if row.degrading:
+            observed, reference = row.recent_median, row.median
+            message = f"its last records run at {row.vs_own:.0%} of its own median"
+        else:
+            observed, reference = row.median, fleet
+            message = f"runs at {row.vs_fleet:.0%} of the median rank: every rank waits for it"
+        out.append(
+            Verdict(
+                "throughput",
+                Status.WARN,
+                subject=f"rank {row.rank}",
+                observed=round(float(observed), 1),
+                threshold=round(float(reference) * floor, 1),
+                unit=unit,
+                evidence=f"{row.file}:{row.line} (last record)",
+                message=message,
+                next_step="check that GPU's clocks, temperature and Xid errors (nvidia-smi -q -d PERFORMANCE,"
+                "TEMPERATURE) and the node's data loading",
             )
         )
     return out

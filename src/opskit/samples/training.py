@@ -1,8 +1,9 @@
 """Sample training incidents: a multi-rank hang with its checkpoints, and a GPU out-of-memory job.
 
-``training_nccl_hang``: an 8-rank Llama fine-tune (HF Trainer under torchrun). Rank 5 logs a NaN loss
-at steps 1510 and 1520 and stops; the other ranks reach step 1530, wait in an ALLREDUCE and hit the
-NCCL watchdog ten minutes later; torchrun then names rank 0's SIGABRT as the "first observed failure".
+``training_nccl_hang``: an 8-rank Llama fine-tune (HF Trainer under torchrun). From step 1330 every rank
+runs 30 % slower (they wait for rank 5). Rank 5 logs a NaN loss at steps 1510 and 1520 and stops; the
+other ranks reach step 1530, wait in an ALLREDUCE and hit the NCCL watchdog ten minutes later; torchrun
+then names rank 0's SIGABRT as the "first observed failure".
 Rank 3 has a loss spike at step 820 that recovers.
 ``training_nccl_hang_checkpoints``: its output folder: complete ``checkpoint-500`` and ``checkpoint-1000``,
 and ``checkpoint-1500`` cut short by the teardown (weights truncated, no optimizer state, no trainer state).
@@ -28,6 +29,7 @@ HANG_RANK = 5
 SPIKE_RANK, SPIKE_STEP = 3, 820
 LAST_STEP, HANG_LAST_STEP = 1530, 1520
 NAN_STEPS = (1510, 1520)
+SLOW_FROM_STEP = 1330
 START = pd.Timestamp("2026-11-27 01:00:00")
 SECONDS_PER_STEP = 1.6
 RUN_DIR = "/data/runs/llama-7b-sft"
@@ -59,6 +61,8 @@ def _rank_log(rank: int, rng: np.random.Generator) -> list[str]:
         lr = 2e-5 * min(1.0, step / 100) * (0.5 * (1 + math.cos(math.pi * step / 3000)))
         grad = 0.8 + float(rng.uniform(0, 0.3))
         tokens = 41000 + float(rng.normal(0, 400))
+        if step >= SLOW_FROM_STEP:  # rank 5's GPU throttles before the hang; the synchronous ranks wait for it
+            tokens *= 0.7
         loss_text, grad_text = f"{loss:.4f}", f"{grad:.3f}"
         if rank == HANG_RANK and step in NAN_STEPS:
             loss_text, grad_text = "nan", "nan"

@@ -20,6 +20,7 @@ from opskit.analyses.training import (
     rank_from_path,
     read_training_logs,
     robust_z_scores,
+    summarize_throughput,
 )
 from opskit.errors import InputError
 
@@ -248,3 +249,28 @@ def test_binary_files_beside_the_logs_are_skipped(tmp_path):
     (only_binary / "blob.bin").write_bytes(b"\x00\xff" * 4096)
     with pytest.raises(InputError):
         read_training_logs(only_binary)
+
+
+def test_throughput_flags_a_straggler_and_a_rank_slowing_down():
+    rows = []
+    for rank in range(4):
+        for step in range(1, 61):
+            tps = 40000.0
+            if rank == 1:
+                tps = 28000.0  # slower all along: a straggler
+            if rank == 3 and step > 45:
+                tps = 20000.0  # slows down at the end
+            rows.append({"rank": rank, "step": step, "line": step, "file": f"rank{rank}.log", "tokens_per_s": tps,
+                         "samples_per_s": np.nan})  # fmt: skip
+    frame = summarize_throughput(pd.DataFrame(rows), recent=20, tolerance=0.2).set_index("rank")
+    assert frame.loc[1, "straggler"] and not frame.loc[1, "degrading"]
+    assert frame.loc[3, "degrading"] and not frame.loc[3, "straggler"]
+    assert frame.loc[3, "vs_own"] == pytest.approx(20000 / 40000)
+    assert not frame.loc[0, "straggler"] and not frame.loc[0, "degrading"]
+    assert (frame["unit"] == "tokens_per_s").all()
+
+
+def test_no_throughput_in_the_logs_gives_no_throughput_verdict():
+    result = analyze_training(read_training_logs(FIXTURES / "hf_trainer_nan_loss.log"))
+    assert result.throughput.empty
+    assert not [v for v in judge_training(result) if v.name == "throughput"]
