@@ -274,7 +274,11 @@ def check_teams(report: GpuReport) -> list[Verdict]:
                 threshold=f">= {th.underused_pct:g} %",
                 unit="%",
                 evidence=evidence,
-                message="under the utilization floor" if under else ("hot" if t["hot"] else None),
+                message=(
+                    f"{t['util_mean_pct']:.0f} % is under the {th.underused_pct:g} % floor"
+                    if under
+                    else ("hot" if t["hot"] else None)
+                ),
                 next_step=(
                     _recommendation_for(report, "consolidate", str(team)) or "pack the team's work on fewer GPUs"
                 )
@@ -319,7 +323,11 @@ def check_idle(report: GpuReport) -> list[Verdict]:
                     f"{_span(longest['start'], longest['end'])} ({longest['hours']:g} h); idle cost "
                     f"{_money(float(gpus['idle_cost'].sum(min_count=1)), c.currency)}"
                 ),
-                message="idle most of the week: a reservation nobody uses" if mostly else None,
+                message=(
+                    f"{len(part['gpu'].unique())} GPUs idle most of the week: a reservation nobody uses"
+                    if mostly
+                    else f"{len(part['gpu'].unique())} GPUs idle for {longest['hours']:g} h or more at a stretch"
+                ),
                 next_step=_recommendation_for(report, "release", str(host))
                 or "ask the owning team whether these GPUs are still needed",
             )
@@ -359,6 +367,7 @@ def check_stalled(report: GpuReport) -> list[Verdict]:
                     f"activity and power stayed near idle, {_span(first['start'], part['end'].max())}; "
                     f"cost {_money(cost, c.currency)}"
                 ),
+                message=f"job {', '.join(jobs)} busy but stalled on {len(part['gpu'].unique())} GPUs",
                 next_step=(
                     "a hung collective (NCCL) looks like this: read the job's logs around the start "
                     "(opskit run triage_job), and set a collective timeout so a hang fails fast"
@@ -387,7 +396,10 @@ def check_gaps(report: GpuReport) -> list[Verdict]:
                 threshold=f"{th.gap_min_hours:g} h",
                 unit="GPU-hours",
                 evidence=text,
-                message="counted as missing, not as idle",
+                message=(
+                    f"{part['gpu'].nunique()} GPUs without samples for up to {part['hours'].max():g} h: "
+                    "counted as missing, not as idle"
+                ),
                 next_step="check the exporter or sampler on this node for that time (restarts, scrape errors)",
             )
         )
