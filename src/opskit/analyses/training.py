@@ -551,6 +551,11 @@ def analyze_training(
     )
 
 
+def rank_label(rank: int) -> str:
+    """``rank 5``; ``log`` for records whose rank neither the line nor the file name gave (-1)."""
+    return f"rank {rank}" if rank >= 0 else "log"
+
+
 def _evidence(row: pd.Series) -> str:
     return f"{row['file']}:{row['line']} step {row['step']} loss {row['loss']}"
 
@@ -570,7 +575,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
         else:
             status, message, step = Status.PASS, None, None
         out.append(
-            Verdict("rank progress", status, subject=f"rank {rank}", observed=int(row.last_step),
+            Verdict("rank progress", status, subject=rank_label(rank), observed=int(row.last_step),
                     threshold=result.max_step, unit="step", evidence=where, next_step=step, message=message)
         )  # fmt: skip
     if result.nonfinite.empty:
@@ -581,7 +586,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
             Verdict(
                 "loss finite",
                 Status.FAIL,
-                subject=f"rank {rank}",
+                subject=rank_label(rank),
                 observed=len(group),
                 threshold=0,
                 unit="NaN/inf records",
@@ -600,7 +605,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
             Verdict(
                 "loss spikes",
                 Status.WARN,
-                subject=f"rank {rank}",
+                subject=rank_label(rank),
                 observed=round(float(worst["robust_z"]), 1),
                 threshold=result.spike_z,
                 unit="robust z",
@@ -620,7 +625,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
             Verdict(
                 "stalls",
                 Status.WARN,
-                subject=f"rank {rank}",
+                subject=rank_label(rank),
                 observed=round(float(worst["gap_s"]), 1),
                 threshold=round(result.stall_factor * float(worst["median_s"]), 1),
                 unit="s",
@@ -672,7 +677,7 @@ def _judge_throughput(result: TrainingResult) -> list[Verdict]:
             Verdict(
                 "throughput",
                 Status.WARN,
-                subject=f"rank {row.rank}",
+                subject=rank_label(row.rank),
                 observed=round(float(observed), 1),
                 threshold=round(float(reference) * floor, 1),
                 unit=unit,
