@@ -80,6 +80,15 @@ def test_week_without_data_renders_an_error_first(tmp_path):
     assert "2026-W10" in result.html_path.read_text(encoding="utf-8")
 
 
+def test_empty_file_renders_an_error_first(tmp_path):
+    empty = tmp_path / "empty.parquet"
+    empty.write_bytes(b"")
+    result = run_runbook(RUNBOOK, {"samples": str(empty), "attribution": ""}, reports_dir=tmp_path / "r")
+    first = result.summary["checks"][0]
+    assert first["status"] == "ERROR" and first["name"] == "input data" and "empty.parquet" in first["message"]
+    assert (result.report_dir / "chat_summary.md").exists()
+
+
 def test_unknown_columns_and_unpriced_model(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("time,node,load\n2026-11-23T00:00:00Z,a,50\n")

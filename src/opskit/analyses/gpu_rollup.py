@@ -31,7 +31,7 @@ from opskit.errors import InputError, MissingDependencyError
 METRICS = ("util_pct", "power_w", "mem_used_mib", "sm_active_pct", "gr_engine_active_pct")
 ATTRIBUTION = ("namespace", "pod", "job", "team", "project")
 REQUIRED = ("timestamp", "host", "gpu", "util_pct")
-BATCH_ROWS = 4_000_000
+BATCH_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)

@@ -28,17 +28,27 @@ def hour_of_week_matrix(usage: UsageResult, by: str = "host") -> pd.DataFrame:
     return matrix.reindex(columns=range(168))
 
 
-def plot_utilization_heatmap(usage: UsageResult, *, by: str = "host", ax: Axes | None = None) -> Axes:
-    """Hour-of-week heatmap of mean utilization per node or team; white cells have no data (gaps)."""
+def plot_utilization_heatmap(
+    usage: UsageResult, *, by: str = "host", max_rows: int = 40, ax: Axes | None = None
+) -> Axes:
+    """Hour-of-week heatmap of mean utilization per node or team; white cells have no data (gaps).
+
+    With more than ``max_rows`` nodes or teams, the ``max_rows`` with the most GPU-hours are shown.
+    """
     matrix = hour_of_week_matrix(usage, by)
-    ax = new_axes(ax, figsize=(11, 0.35 * len(matrix) + 1.4))
+    total = len(matrix)
+    if total > max_rows:
+        hours = usage.hourly.groupby(by)["coverage"].sum()
+        matrix = matrix.loc[sorted(hours.nlargest(max_rows).index)]
+    ax = new_axes(ax, figsize=(11, 0.3 * len(matrix) + 1.5))
     image = ax.imshow(matrix.to_numpy(float), aspect="auto", cmap="viridis", vmin=0, vmax=100, interpolation="none")
     ax.set_yticks(range(len(matrix)), [str(i) for i in matrix.index])
     ax.set_xticks([24 * d + 12 for d in range(7)], DAYS)
     for d in range(1, 7):
         ax.axvline(24 * d - 0.5, color="white", linewidth=0.8)
     ax.set_xlabel(f"hour of week {usage.week} (UTC)")
-    ax.set_title(f"GPU utilization by {by}, hour of week")
+    shown = f" ({len(matrix)} of {total} with the most GPU-hours)" if total > len(matrix) else ""
+    ax.set_title(f"GPU utilization by {by}, hour of week{shown}")
     ax.figure.colorbar(image, ax=ax, label="mean utilization (%)", pad=0.01)
     return ax
 

@@ -43,6 +43,8 @@ def test_heatmap_hour_of_week_with_gap_left_blank(result):
     _, ax = plt.subplots()
     assert gpu.plot_utilization_heatmap(usage, ax=ax) is ax
     assert "UTC" in ax.get_xlabel()
+    ax = gpu.plot_utilization_heatmap(usage, max_rows=2)
+    assert len(ax.get_yticklabels()) == 2 and "2 of 3" in ax.get_title()
     plt.close("all")
 
 
