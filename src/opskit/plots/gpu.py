@@ -14,6 +14,13 @@ PRODUCTIVE = "#2e7d32"
 IDLE = "#c62828"
 STALLED = "#6a1b9a"
 UNDERUSED = "#ef6c00"
+FIGURE_LABELS = {
+    "util_mean_pct": "mean utilization",
+    "waste_cost": "wasted cost",
+    "idle_cost": "idle cost",
+    "gpu_hours": "GPU-hours",
+    "busy_gpu_hours": "busy GPU-hours",
+}
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -123,7 +130,8 @@ def plot_week_over_week(wow: pd.DataFrame, *, figure: str = "cost", unit: str = 
     if f"{figure}_before" in frame.columns:
         ax.bar(x - 0.2, frame[f"{figure}_before"], width=0.4, color="#90a4ae", label="last week")
     ax.set_xticks(x, [str(i) for i in frame.index])
-    ax.set_ylabel(f"{figure.replace('_', ' ')}{f' ({unit})' if unit else ''}")
-    ax.set_title(f"{figure.replace('_', ' ').capitalize()} per team, week over week")
+    label = FIGURE_LABELS.get(figure, figure.replace("_", " "))
+    ax.set_ylabel(f"{label}{f' ({unit})' if unit else ''}")
+    ax.set_title(f"{label[0].upper()}{label[1:]} per team, week over week")
     ax.legend(fontsize=8)
     return ax
