@@ -11,7 +11,7 @@ and peak RSS of the process):
   (the aggregation alone, none of the analysis).
 
 Target (issue 6): the report under 30 s and under 3 GB peak on a 2-core machine. ``--quick`` runs a
-100-GPU fleet for 2 days. Results go to ``bench/results/gpu_cost.json``.
+64-GPU fleet for 2 days. Results go to ``bench/results/gpu_cost.json``.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def run_stage(name: str, path: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 GPUs for 2 days instead of 1,000 for 7")
+    parser.add_argument("--quick", action="store_true", help="64 GPUs for 2 days instead of 1,000 for 7")
     parser.add_argument("--gpus", type=int, default=None)
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--interval", type=int, default=15)
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage:
         print(json.dumps(stage(args.stage, args.path)))
         return 0
-    gpus = args.gpus or (100 if args.quick else 1000)
+    gpus = args.gpus or (64 if args.quick else 1000)
     days = args.days or (2 if args.quick else 7)
     path, gen_s = ensure_fleet(gpus, days, args.interval)
     samples = gpus * days * 86400 // args.interval
