@@ -24,6 +24,8 @@ def interpreter_kernel_spec() -> KernelSpec:
         display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (opskit)",
         language="python",
         metadata={"debugger": False},
+        # Figures go into the notebook whatever backend the caller's environment names (Agg in CI).
+        env={"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
     )
 
 

@@ -173,3 +173,12 @@ def test_list_and_describe(runbook_fixture):
     assert "incident_dir (str, REQUIRED)" in proc.stdout and "required: the incident folder" in proc.stdout
     listed = _cli("list", "--json")
     assert listed.returncode == 0 and isinstance(json.loads(listed.stdout), list)
+
+
+def test_figures_are_inline_whatever_backend_the_environment_names(tmp_path, runbook_fixture, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    result = run_runbook(runbook_fixture("plot"), reports_dir=tmp_path)
+    nb = nbformat.read(result.notebook_path, as_version=4)
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+    assert "data:image/png;base64" in result.html_path.read_text()
