@@ -153,8 +153,8 @@ def _child(kind: str, path: str, profile_path: str, chunk_rows: int) -> dict:
     if kind == "read":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
-        rows = sum(b.num_rows for b in pf.iter_batches(batch_size=chunk_rows, columns=pf.schema_arrow.names))
+        pf = pq.ParquetFile(path, pre_buffer=False)  # row group by row group: pyarrow's leanest way
+        rows = sum(pf.read_row_group(i).num_rows for i in range(pf.num_row_groups))
         extra = {"rows": rows}
     else:
         from opskit.analyses.drift import analyze_drift
@@ -179,11 +179,15 @@ def _run_child(args: list[str], python: str | None = None, timeout: int = 3600) 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_parquet(rows: int, features: int, profile_path: Path, chunk_rows: int) -> dict:
+def bench_parquet(rows: int, features: int, profile_path: Path, chunk_rows: int, repeat: int = 3) -> dict:
     path = _parquet(rows, features)
     _run_child(["read", str(path), str(profile_path), str(chunk_rows)])  # warm the page cache
-    read = _run_child(["read", str(path), str(profile_path), str(chunk_rows)])
-    ours = _run_child(["drift", str(path), str(profile_path), str(chunk_rows)])
+    read, ours = None, None
+    for _ in range(repeat):  # alternate, keep the best of each: both see the same contention
+        r = _run_child(["read", str(path), str(profile_path), str(chunk_rows)])
+        o = _run_child(["drift", str(path), str(profile_path), str(chunk_rows)])
+        read = r if read is None or r["seconds"] < read["seconds"] else read
+        ours = o if ours is None or o["seconds"] < ours["seconds"] else ours
     return {
         "rows": rows,
         "features": features,
@@ -311,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
 
     if not args.skip_parquet:
-        pq_res = bench_parquet(parquet_rows, FEATURES, profile_path, chunk_rows)
+        pq_res = bench_parquet(parquet_rows, FEATURES, profile_path, chunk_rows, repeat=1 if args.quick else 3)
         results["parquet"] = pq_res
         _print_table(
             "End to end from Parquet (target: within 1.5x of the read alone, peak under 2 GB)",

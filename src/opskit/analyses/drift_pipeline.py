@@ -18,7 +18,7 @@ import pandas as pd
 from opskit.analyses.drift_counts import CurrentCounts
 from opskit.analyses.drift_model import correct_predictions
 from opskit.analyses.drift_profile import ColumnType, ReferenceProfile, build_profile
-from opskit.sources.datasets import iter_batches, read_table, table_columns, table_format
+from opskit.sources.datasets import iter_batches, prefetch, read_table, table_columns, table_format
 
 ACCURACY_KEY = "accuracy"
 
@@ -90,6 +90,6 @@ def count_current_file(
     # so a stray word far down a column is that feature's ERROR row, not a failed read
     text = [c for c in wanted if profile.features[c].kind == ColumnType.NUMERIC] if table_format(path) == "csv" else []
     batches = iter_batches(path, columns=wanted, batch_rows=chunk_rows, text_columns=text, block_bytes=block_bytes)
-    counted.add_all(batches)
+    counted.add_all(prefetch(batches))  # read the next chunk while this one is counted
     counted.columns_seen.update(available)
     return counted

@@ -11,6 +11,8 @@ too), ``.jsonl``/``.ndjson``/``.json`` (one JSON object per line).
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -120,10 +122,7 @@ def iter_batches(
     fmt = table_format(p)
     try:
         if fmt == "parquet" and p.is_file():
-            pf = pq.ParquetFile(p)
-            _check_columns(p, pf.schema_arrow.names, columns)
-            cols = list(columns) if columns is not None else None
-            yield from pf.iter_batches(batch_size=batch_rows, columns=cols, use_threads=True)
+            yield from _parquet_file_batches(p, columns, batch_rows)
         elif fmt == "parquet":
             ds = pa_ds.dataset(p, format="parquet")
             _check_columns(p, ds.schema.names, columns)
@@ -152,11 +151,63 @@ def iter_batches(
         raise InputError(f"cannot read the table: {exc}", path=p, hint=_HINT) from None
 
 
+def _parquet_file_batches(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    # Row group by row group: peak memory is about one row group (pyarrow's iter_batches buffers
+    # far more). A row group much larger than a batch is streamed in batches instead.
+    pf = pq.ParquetFile(path, pre_buffer=False)
+    _check_columns(path, pf.schema_arrow.names, columns)
+    cols = list(columns) if columns is not None else None
+    for i in range(pf.num_row_groups):
+        if pf.metadata.row_group(i).num_rows <= 4 * batch_rows:
+            yield from pf.read_row_group(i, columns=cols).to_batches(max_chunksize=batch_rows)
+        else:
+            yield from pf.iter_batches(batch_size=batch_rows, row_groups=[i], columns=cols)
+
+
 def _select_split(batch: pa.RecordBatch, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
     if columns is not None:
         batch = batch.select(list(columns))
     for start in range(0, batch.num_rows, batch_rows):
         yield batch.slice(start, batch_rows)
+
+
+def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[pa.RecordBatch]:
+    """Read up to ``depth`` batches ahead on a thread while the caller works on the current one.
+
+    At most ``depth + 1`` batches are alive at a time (the one in use and those read ahead), so
+    memory stays bounded; an error while reading is raised in the caller.
+    """
+    slots = threading.Semaphore(depth + 1)
+    ready: queue.Queue = queue.Queue()
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                slots.acquire()
+                if stop.is_set():
+                    return
+                ready.put(batch)
+        except BaseException as exc:  # handed to the caller
+            ready.put(exc)
+        ready.put(done)
+
+    worker = threading.Thread(target=produce, name="opskit-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            del item
+            slots.release()
+    finally:
+        stop.set()
+        slots.release()
 
 
 def count_rows(path: str | os.PathLike[str]) -> int | None:

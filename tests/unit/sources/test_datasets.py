@@ -78,3 +78,19 @@ def test_parquet_batches_are_bounded_and_complete(tmp_path):
 def test_csv_batches(drift_dir):
     batches = list(iter_batches(drift_dir / "reference_small.csv", columns=["amount"], batch_rows=3))
     assert [b.num_rows for b in batches] == [3, 1]
+
+
+def test_prefetch_keeps_order_and_raises_read_errors():
+    from opskit.sources.datasets import prefetch
+
+    assert list(prefetch(iter(range(7)), depth=2)) == list(range(7))
+
+    def broken():
+        yield 1
+        raise InputError("bad block", path="x.csv")
+
+    got = []
+    with pytest.raises(InputError) as info:
+        for item in prefetch(broken()):
+            got.append(item)
+    assert got == [1] and info.value.path == "x.csv"
