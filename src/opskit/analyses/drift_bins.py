@@ -39,19 +39,43 @@ except ImportError:  # pragma: no cover - exercised where numba is absent
 HAS_NUMBA = _kernels is not None
 
 
-def quantile_edges(values: np.ndarray, bins: int) -> tuple[np.ndarray, int]:
+def sorted_quantiles(sorted_values: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """``np.quantile(x, probabilities)`` (linear method) from ``x`` already sorted, bit for bit.
+
+    Sorting once (NumPy's vectorised sort) and reading all quantiles off the sorted array is
+    several times faster than ``np.quantile``'s repeated partitioning when many are needed.
+    """
+    s = np.asarray(sorted_values, dtype=np.float64)
+    n = s.shape[0]
+    q = np.asarray(probabilities, dtype=np.float64)
+    virtual = q * (n - 1)
+    below = np.floor(virtual)
+    gamma = virtual - below
+    lo = below.astype(np.intp)
+    hi = np.minimum(lo + 1, n - 1)
+    a, b = s[lo], s[hi]
+    diff = b - a
+    out = a + diff * gamma
+    upper = gamma >= 0.5
+    out[upper] = b[upper] - diff[upper] * (1 - gamma[upper])  # NumPy's _lerp, for the same rounding
+    return out
+
+
+def quantile_edges(values: np.ndarray, bins: int, *, presorted: bool = False) -> tuple[np.ndarray, int]:
     """Unique reference-quantile edges for ``bins`` bins over the finite values.
 
     Returns ``(edges, n_bins)``; ``n_bins = len(edges) - 1`` is smaller than ``bins`` when tied
     quantiles collapsed, and 0 when the finite values are constant (or there are none).
+    ``presorted``: ``values`` are finite and sorted already.
     """
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
     x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
+    if not presorted:
+        x = np.sort(x[np.isfinite(x)])
     if x.size == 0:
         return np.empty(0), 0
-    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, bins + 1)))
+    edges = np.unique(sorted_quantiles(x, np.linspace(0.0, 1.0, bins + 1)))
     return edges, len(edges) - 1
 
 

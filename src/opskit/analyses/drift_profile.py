@@ -29,6 +29,7 @@ from opskit.analyses.drift_bins import (
     count_numeric,
     numeric_labels,
     quantile_edges,
+    sorted_quantiles,
 )
 from opskit.errors import InputError
 
@@ -220,13 +221,14 @@ def _profile_numeric(series: pd.Series, name: str, bins: int) -> FeatureProfile:
     if finite.size == 0:
         return FeatureProfile(name, ColumnType.NUMERIC, len(x), n_missing=n_missing, n_infinite=n_inf, status="ERROR",
                               reason="no finite values in the reference (only infinities or missing)")  # fmt: skip
-    edges, n_bins = quantile_edges(finite, bins)
+    finite = np.sort(finite)  # one sort gives the edges and the sketch
+    edges, n_bins = quantile_edges(finite, bins, presorted=True)
     if n_bins == 0:
         reason = f"constant in the reference (every value is {edges[0]:.6g})"
         return FeatureProfile(name, ColumnType.NUMERIC, len(x), edges=tuple(edges.tolist()), n_missing=n_missing,
                               status="SKIP", reason=reason)  # fmt: skip
     counts = count_numeric(x, edges)
-    sketch = np.quantile(finite, np.linspace(0.0, 1.0, SKETCH_POINTS))
+    sketch = sorted_quantiles(finite, np.linspace(0.0, 1.0, SKETCH_POINTS))
     return FeatureProfile(
         name,
         ColumnType.NUMERIC,

@@ -92,3 +92,13 @@ def test_every_kernel_size_matches_numpy(n_edges):
     b, inf_b = count_numeric_full(x, edges, engine="numpy")
     assert a.tolist() == b.tolist() and inf_a == inf_b
     assert len(a) == n_edges  # n_edges - 1 bins, then missing
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 100_000])
+def test_sorted_quantiles_equal_numpy_bit_for_bit(n):
+    from opskit.analyses.drift_bins import sorted_quantiles
+
+    rng = np.random.default_rng(n)
+    x = np.round(rng.normal(size=n), 2)  # ties included
+    probs = np.r_[np.linspace(0.0, 1.0, 11), np.linspace(0.0, 1.0, 501), 0.123456789]
+    assert sorted_quantiles(np.sort(x), probs).tolist() == np.quantile(x, probs).tolist()
