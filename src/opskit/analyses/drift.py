@@ -20,7 +20,6 @@ from opskit.analyses.drift_counts import CurrentCounts
 from opskit.analyses.drift_methods import (
     DEFAULT_COMPANIONS,
     METHODS,
-    PSI_DRIFT,
     PSI_WATCH,
     FeaturePair,
     MethodValue,
@@ -122,9 +121,11 @@ class DriftResult:
     def verdicts(self) -> list[Verdict]:
         """One verdict per feature (and the prediction), worst first once in a VerdictTable."""
         out = list(self.problems)
-        out.extend(_verdict(f, CHECK_FEATURE, self.bin_tables.get(f.name)) for f in self.features)
+        watch = self.thresholds.get("psi_watch", PSI_WATCH)
+        out.extend(_verdict(f, CHECK_FEATURE, self.bin_tables.get(f.name), watch) for f in self.features)
         if self.prediction is not None:
-            out.append(_verdict(self.prediction, CHECK_PREDICTION, self.bin_tables.get(self.prediction.name)))
+            table = self.bin_tables.get(self.prediction.name)
+            out.append(_verdict(self.prediction, CHECK_PREDICTION, table, watch))
         return out
 
     def figures(self) -> dict[str, object]:
@@ -172,12 +173,12 @@ def _evidence(f: FeatureDrift, table: pd.DataFrame | None) -> str:
     return "; ".join(parts)
 
 
-def _verdict(f: FeatureDrift, check: str, table: pd.DataFrame | None) -> Verdict:
+def _verdict(f: FeatureDrift, check: str, table: pd.DataFrame | None, watch: float = PSI_WATCH) -> Verdict:
     if f.status in (Status.SKIP, Status.ERROR):
         return Verdict(check, f.status, subject=f.name, message=f.reason, next_step=_next_step(f, check) or None)
     threshold = f.threshold
-    if f.method == "psi":
-        threshold = PSI_DRIFT if f.status == Status.FAIL else PSI_WATCH
+    if f.method == "psi" and f.status != Status.FAIL:
+        threshold = watch  # the level a WARN reached, or a PASS stays under
     unit = "PSI" if f.method == "psi" else METHODS[f.method].statistic
     message = f"{f.method}: {f.level}" if f.method == "psi" else f"{f.method} (PSI {f.psi:.3f}, {f.level})"
     if f.note:
@@ -237,9 +238,14 @@ def _judge(
         status, value, threshold = _LEVEL_STATUS[level], psi, thresholds["psi"]
         method = "psi"
     else:
-        mv = verdict_method.evaluate(pair, thresholds[verdict_method.name])
-        status = Status.FAIL if mv.drifted else Status.PASS
-        value, threshold = mv.value, thresholds[verdict_method.name]
+        try:
+            mv = verdict_method.evaluate(pair, thresholds[verdict_method.name])
+            status = Status.FAIL if mv.drifted else Status.PASS
+            value, threshold = mv.value, thresholds[verdict_method.name]
+        except ValueError as exc:
+            notes.append(f"{method} not computed ({exc}): judged by PSI")
+            status, value, threshold = _LEVEL_STATUS[level], psi, thresholds["psi"]
+            method = "psi"
     drift = FeatureDrift(
         name=fp.name,
         kind=fp.kind,
@@ -283,7 +289,7 @@ def analyze_drift(
     ``prediction`` names the model-output column, judged apart as prediction drift.
     An unknown method name is a :class:`~opskit.errors.ParameterError` listing the known ones.
     """
-    get_method(method)
+    method = get_method(method).name
     companions = [get_method(c).name for c in companions]
     limits = resolve_thresholds({k: v for k, v in (thresholds or {}).items() if k != "psi_watch"})
     limits["psi_watch"] = float((thresholds or {}).get("psi_watch", PSI_WATCH))

@@ -134,3 +134,22 @@ def test_threshold_override_changes_the_verdict():
     assert analyze_drift(ref, cur, companions=()).feature("x").status == Status.FAIL
     relaxed = analyze_drift(ref, cur, companions=(), thresholds={"psi": 5.0, "psi_watch": 4.0})
     assert relaxed.feature("x").status == Status.PASS
+
+
+def test_verdict_rows_carry_the_thresholds_actually_used():
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"big": rng.normal(size=5000), "mid": rng.normal(size=5000)})
+    cur = pd.DataFrame({"big": rng.normal(1.5, size=5000), "mid": rng.normal(0.55, size=5000)})
+    result = analyze_drift(ref, cur, companions=(), thresholds={"psi": 0.5, "psi_watch": 0.15})
+    rows = {v.subject: v for v in result.verdicts()}
+    assert rows["big"].status == Status.FAIL and rows["big"].threshold == 0.5
+    assert rows["mid"].status == Status.WARN and rows["mid"].threshold == 0.15
+    assert 0.15 <= rows["mid"].observed <= 0.5
+
+
+def test_method_names_are_case_insensitive():
+    x = pd.DataFrame({"x": np.random.default_rng(5).normal(size=500)})
+    result = analyze_drift(x, x, method="KS", companions=("JENSEN_SHANNON",))
+    assert result.method == "ks"
+    assert result.feature("x").method == "ks"
+    assert set(result.feature("x").companions) == {"jensen_shannon"}
