@@ -11,6 +11,9 @@ from opskit.samples import fleet
 
 RUNBOOK = "report_gpu_cost"
 
+# the sample fleet is generated once per session: keep its users on one xdist worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("fleet_week")
+
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):

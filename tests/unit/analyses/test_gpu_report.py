@@ -11,6 +11,9 @@ from opskit.checks import Status
 from opskit.errors import InputError
 from opskit.samples import fleet, resolve
 
+# the sample fleet is generated once per session: keep its users on one xdist worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("fleet_week")
+
 
 def test_detect_format(tmp_path):
     assert gr.detect_format("http://prom:9090") == "prometheus"
