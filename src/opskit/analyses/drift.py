@@ -25,6 +25,7 @@ from opskit.analyses.drift_methods import (
     MethodValue,
     classify_psi,
     get_method,
+    psi_from_counts,
     psi_table,
     resolve_thresholds,
 )
@@ -41,6 +42,36 @@ CHECK_FEATURE = "feature drift"
 CHECK_PREDICTION = "prediction drift"
 
 _LEVEL_STATUS = {"drift": Status.FAIL, "watch": Status.WARN, "stable": Status.PASS}
+
+
+@dataclass(frozen=True)
+class BinCounts:
+    """Reference and current counts of one feature over its bins (the table is built on demand)."""
+
+    profile: FeatureProfile
+    current: np.ndarray
+
+    def table(self) -> pd.DataFrame:
+        return psi_table(self.profile.labels(), np.asarray(self.profile.counts), self.current)
+
+
+class BinTables(Mapping[str, pd.DataFrame]):
+    """The PSI bin table of each compared feature, built when first asked for (then kept)."""
+
+    def __init__(self, counts: Mapping[str, BinCounts]):
+        self._counts = dict(counts)
+        self._tables: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._tables:
+            self._tables[name] = self._counts[name].table()
+        return self._tables[name]
+
+    def __iter__(self):
+        return iter(self._counts)
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 @dataclass(frozen=True)
@@ -68,7 +99,7 @@ class DriftResult:
     """Everything :func:`analyze_drift` found; ``features`` are ranked, worst PSI first."""
 
     features: list[FeatureDrift]
-    bin_tables: dict[str, pd.DataFrame]
+    bin_tables: BinTables
     method: str
     thresholds: dict[str, float]
     profile: ReferenceProfile
@@ -207,12 +238,12 @@ def _judge(
     companions: Sequence[str],
     thresholds: Mapping[str, float],
     ref_values: np.ndarray | None,
-) -> tuple[FeatureDrift, pd.DataFrame | None]:
-    """Compare one feature; returns its drift and its PSI bin table."""
+) -> tuple[FeatureDrift, BinCounts]:
+    """Compare one feature; returns its drift and the counts behind its PSI bin table."""
     n_cur = int(counts.counts.sum())
     pair = FeaturePair(fp, counts.counts, ref_values=ref_values, cur_values=counts.values)
-    table = psi_table(fp.labels(), pair.ref_counts, counts.counts)
-    psi = float(table["contribution"].sum())
+    table = BinCounts(fp, counts.counts)
+    psi = psi_from_counts(pair.ref_counts, counts.counts)
     level = classify_psi(psi, thresholds.get("psi_watch", PSI_WATCH), thresholds["psi"])
     notes = [fp.note()] if fp.note() else []
     if counts.n_infinite:
@@ -310,7 +341,7 @@ def analyze_drift(
         counted.add(current)  # columns outside the profile are not read; no copy of the frame
     problems: list[Verdict] = []
     features: list[FeatureDrift] = []
-    tables: dict[str, pd.DataFrame] = {}
+    tables: dict[str, BinCounts] = {}
     pred: FeatureDrift | None = None
     if counted.n_rows == 0:
         problems.append(
@@ -351,7 +382,7 @@ def analyze_drift(
     features.sort(key=lambda f: (f.psi is None, -(f.psi or 0.0), -f.status.severity, f.name))
     return DriftResult(
         features=features,
-        bin_tables=tables,
+        bin_tables=BinTables(tables),
         method=get_method(method).name,
         thresholds=limits,
         profile=profile,
