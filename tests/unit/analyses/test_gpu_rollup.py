@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from opskit.analyses.gpu_rollup import detect_interval, rollup_hourly, rollup_parquet
-from opskit.errors import InputError
+from opskit.errors import InputError, MissingDependencyError
 from opskit.samples.fleet import gpu_samples as samples
 
 
@@ -101,3 +103,14 @@ def test_parquet_missing_file_and_not_parquet(tmp_path):
     with pytest.raises(InputError) as err:
         rollup_parquet(bad)
     assert err.value.path == str(bad)
+
+
+def test_auto_engine_falls_back_to_pandas_without_duckdb(tmp_path, monkeypatch):
+    path = tmp_path / "s.parquet"
+    samples(hours=3, util=30.0).to_parquet(path)
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb now raises ImportError
+    r = rollup_parquet(path)
+    assert r.engine == "pandas" and r.frame["covered_s"].sum() == 3 * 3600
+    with pytest.raises(MissingDependencyError) as err:
+        rollup_parquet(path, engine="duckdb")
+    assert err.value.extra == "fast"
