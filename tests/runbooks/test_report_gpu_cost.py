@@ -76,7 +76,7 @@ def test_report_shows_plots_prices_and_saves_chat_summary(sample_run):
 
 def test_week_without_data_renders_an_error_first(tmp_path):
     result = run_runbook(RUNBOOK, {"week": "2026-W10"}, reports_dir=tmp_path)
-    assert result.exit_code == 2 or result.summary["status"] == "ERROR"
+    assert result.exit_code == 2 and result.summary["status"] == "ERROR"
     first = result.summary["checks"][0]
     assert first["status"] == "ERROR" and "2026-W10" in first["message"]
     assert "2026-W48" in (first["next_step"] or "")
