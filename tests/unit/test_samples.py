@@ -35,3 +35,23 @@ def test_every_scenario_is_seeded_and_resolves_to_an_existing_path(name, tmp_pat
     assert _digest(tmp_path / "a" / name) == _digest(tmp_path / "b" / name), "same seed, same bytes"
     resolved = samples.resolve(f"sample:{name}")
     assert resolved.exists() and samples.resolve(f"sample:{name}") == resolved
+
+
+def test_parallel_resolves_of_one_scenario_agree(tmp_path):
+    """Several processes (test workers, concurrent runs) resolving the same scenario at once."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPSKIT_SAMPLES_DIR": str(tmp_path)}
+    code = "from opskit import samples; print(samples.resolve('sample:job_healthy'))"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    paths = {out.strip() for out, _ in results}
+    assert len(paths) == 1 and Path(paths.pop()).exists()

@@ -14,6 +14,7 @@ import pkgutil
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,13 +111,31 @@ def resolve(value: str | os.PathLike[str]) -> Path:
     name = text[len(SAMPLE_PREFIX) :]
     sc = get(name)
     folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     marker = folder / f".{name}.main"
-    if marker.exists():
-        main = folder / name / marker.read_text().strip()
-        if main.exists():
-            return main
-    main = write(sc.name, folder)
-    tmp_marker = marker.with_suffix(f".{os.getpid()}")
-    tmp_marker.write_text(str(main.relative_to(folder / name)))
-    os.replace(tmp_marker, marker)
+    with _locked(folder / f".{name}.lock"):  # parallel test workers or runs resolve the same scenario
+        if marker.exists():
+            main = folder / name / marker.read_text().strip()
+            if main.exists():
+                return main
+        main = write(sc.name, folder)
+        tmp_marker = marker.with_suffix(f".{os.getpid()}")
+        tmp_marker.write_text(str(main.relative_to(folder / name)))
+        os.replace(tmp_marker, marker)
     return main
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` for the duration of the block (no-op where fcntl is absent)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
