@@ -26,6 +26,13 @@ def resolve_uri(value: str | None, reports_dir: str | os.PathLike[str]) -> str |
     return value
 
 
+def _artifact_location(uri: str) -> str | None:
+    """Artifacts of a local SQLite store go beside its database file, not into the current folder."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
 def _flatten(figures: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in figures.items():
@@ -51,7 +58,9 @@ def record_run(summary: Mapping[str, Any], report_dir: Path, uri: str) -> str:
     client = mlflow.MlflowClient(tracking_uri=uri)
     name = f"opskit/{summary['runbook']}"
     experiment = client.get_experiment_by_name(name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
+        name, artifact_location=_artifact_location(uri)
+    )
     counts: dict[str, int] = {}
     for c in summary.get("checks", []):
         counts[c["status"]] = counts.get(c["status"], 0) + 1

@@ -29,6 +29,7 @@ def test_run_is_recorded_with_parameters_figures_status_and_report(tmp_path, run
     assert artifacts == {"passing.html", "passing.ipynb", "summary.json"}
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.name == "opskit/passing"
+    assert (tmp_path / "mlartifacts").is_dir() and not (tmp_path / "r" / "mlruns").exists()
 
 
 def test_unreachable_store_is_reported_and_the_report_still_stands(tmp_path, runbook_fixture):
