@@ -28,15 +28,9 @@ import pandas as pd
 
 from opskit.checks import Status, Verdict
 from opskit.errors import InputError
-from opskit.sources.model_files import (
-    ModelFileInfo,
-    ModelFormat,
-    PersistentId,
-    PickleCall,
-    PickleGlobal,
-    inspect_model_file,
-    interpret_pickle,
-)
+from opskit.sources.model_files import inspect_model_file
+from opskit.sources.model_formats import ModelFileInfo, ModelFormat
+from opskit.sources.pickle_program import PersistentId, PickleCall, PickleGlobal, interpret_pickle
 
 TENSOR_COLUMNS = ["key", "dtype", "shape"]
 WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.")
@@ -432,7 +426,8 @@ def diagnose_model_load(
     from opskit.analyses.compatibility import check_compatibility
     from opskit.analyses.pickle_safety import Risk, pickle_safety_verdict, scan_model_file
     from opskit.checks import VerdictTable, error_verdict
-    from opskit.sources.model_files import PICKLE_FORMATS, inspections_frame, list_model_files
+    from opskit.sources.model_files import inspections_frame, list_model_files
+    from opskit.sources.model_formats import PICKLE_FORMATS
 
     original = str(model_path)
     root = samples.resolve(original)

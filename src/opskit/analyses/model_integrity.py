@@ -481,7 +481,7 @@ def check_shard_sets(folder: str | Path) -> list[ShardSetResult]:
 
 def _tensors_not_in_shard(folder: Path, weight_map: Mapping[str, str], present: set[str]) -> list[str]:
     """Tensors the index assigns to a present safetensors shard whose header does not list them."""
-    from opskit.sources.model_files import inspect_safetensors
+    from opskit.sources.model_headers import inspect_safetensors
 
     held: dict[str, set[str]] = {}
     for name in present:
@@ -565,7 +565,7 @@ def shard_verdicts(results: Iterable[ShardSetResult]) -> list[Verdict]:
 
 # -------------------------------------------------------------------------------------------- format
 def format_verdicts(infos: Iterable, names: Mapping | None = None) -> list[Verdict]:
-    """One ``format`` verdict per inspected file (:class:`opskit.sources.model_files.ModelFileInfo`):
+    """One ``format`` verdict per inspected file (:class:`opskit.sources.model_formats.ModelFileInfo`):
     FAIL when the structure is damaged or the file is not a model at all (HTML, LFS pointer, empty)."""
     out = []
     for info in infos:

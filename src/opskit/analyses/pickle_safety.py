@@ -10,7 +10,7 @@ allow-list below (the same idea as ``torch.load(weights_only=True)``). Each impo
 * ``unknown``: anything else (a user class, ``torch.nn.modules.*`` from ``torch.save(model)``): not
   evidence of an attack, but the file only loads with ``weights_only=False``, which runs that code.
 
-The pickle is read by :func:`opskit.sources.model_files.interpret_pickle`; nothing is imported or run.
+The pickle is read by :func:`opskit.sources.pickle_program.interpret_pickle`; nothing is imported or run.
 The equivalent by hand: ``python -m pickletools data.pkl | grep -E 'GLOBAL|INST|REDUCE'``.
 """
 
@@ -23,7 +23,8 @@ from enum import StrEnum
 import pandas as pd
 
 from opskit.checks import Status, Verdict
-from opskit.sources.model_files import ModelFileInfo, PickleGlobal, interpret_pickle
+from opskit.sources.model_formats import ModelFileInfo
+from opskit.sources.pickle_program import PickleGlobal, interpret_pickle
 
 _TORCH_DTYPES = {
     "float32",

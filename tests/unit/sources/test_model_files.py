@@ -15,15 +15,9 @@ import pytest
 
 from opskit.errors import InputError
 from opskit.samples.models import classifier_tensors, safetensors_bytes, state_dict_pickle, torch_zip_bytes
-from opskit.sources.model_files import (
-    ModelFormat,
-    PickleCall,
-    PickleGlobal,
-    inspect_model_file,
-    inspections_frame,
-    interpret_pickle,
-    list_model_files,
-)
+from opskit.sources.model_files import inspect_model_file, inspections_frame, list_model_files
+from opskit.sources.model_formats import ModelFormat
+from opskit.sources.pickle_program import PickleCall, PickleGlobal, interpret_pickle
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "models"
 
