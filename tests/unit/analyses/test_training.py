@@ -10,18 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opskit.analyses.training import (
-    analyze_training,
-    find_loss_spikes,
-    judge_torchrun_report,
-    judge_training,
-    parse_training_line,
-    rank_from_line,
-    rank_from_path,
-    read_training_logs,
-    robust_z_scores,
-    summarize_throughput,
-)
+from opskit.analyses.training import analyze_training, find_loss_spikes, robust_z_scores, summarize_throughput
+from opskit.analyses.training_checks import judge_torchrun_report, judge_training
+from opskit.analyses.training_logs import parse_training_line, rank_from_line, rank_from_path, read_training_logs
 from opskit.errors import InputError
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "training"
