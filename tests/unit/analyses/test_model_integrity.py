@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -151,49 +150,64 @@ def test_single_file_root(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ MLflow
-def fake_mlflow(monkeypatch, version_tags: dict, run_tags: dict | None = None):
-    class Client:
-        def __init__(self, tracking_uri=None):
-            self.tracking_uri = tracking_uri
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory) -> str:
+    """A real MLflow tracking store (SQLite) with a registered model ``classifier`` holding hash tags.
 
-        def get_model_version(self, name, version):
-            assert (name, version) == ("classifier", "3")
-            return types.SimpleNamespace(tags=version_tags, run_id="r1" if run_tags is not None else None)
-
-        def get_run(self, run_id):
-            return types.SimpleNamespace(data=types.SimpleNamespace(params={}, tags=run_tags))
-
-    tracking = types.ModuleType("mlflow.tracking")
-    tracking.MlflowClient = Client
-    module = types.ModuleType("mlflow")
-    module.tracking = tracking
-    monkeypatch.setitem(sys.modules, "mlflow", module)
-    monkeypatch.setitem(sys.modules, "mlflow.tracking", tracking)
-
-
-def test_expected_hash_from_mlflow_version_tags(monkeypatch):
-    fake_mlflow(monkeypatch, {"sha256:model.safetensors": "A" * 64, "owner": "ml"}, {"md5:tok.json": "b" * 32})
-    frame = mi.expected_from_mlflow("models:/classifier/3")
-    assert frame.set_index("file")["expected"].to_dict() == {"model.safetensors": "a" * 64, "tok.json": "b" * 32}
-    assert frame["source"].str.contains("models:/classifier/3").all()
+    Version 1 records a per-file SHA-256 as a version tag and an MD5 as a tag of its training run;
+    version 2 has one bare ``sha256`` tag and no run. Artifacts stay in the temporary folder.
+    """
+    mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is installed by `make test`")
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder}/mlflow.db"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("training", artifact_location=(folder / "artifacts").as_uri())
+    run = client.create_run(experiment, tags={"md5:tok.json": "b" * 32, "team": "ml"})
+    client.log_param(run.info.run_id, "sha256:config.json", "d" * 64)
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model("classifier")
+    source = (folder / "artifacts" / "model").as_uri()
+    tags = {"sha256:model.safetensors": "A" * 64, "owner": "ml", "sha256:notes.txt": "not a hash"}
+    client.create_model_version("classifier", source, run_id=run.info.run_id, tags=tags)
+    client.create_model_version("classifier", source, tags={"sha256": "c" * 64})
+    assert client.get_run(run.info.run_id).info.artifact_uri.startswith(folder.as_uri())  # never ./mlruns
+    return uri
 
 
-def test_bare_sha256_tag_applies_to_the_single_file(monkeypatch):
-    fake_mlflow(monkeypatch, {"sha256": "c" * 64})
-    assert mi.expected_from_mlflow("models:/classifier/3", ["w.pt"])["file"].tolist() == ["w.pt"]
-    assert mi.expected_from_mlflow("models:/classifier/3", ["a.pt", "b.pt"]).empty
+def test_expected_hash_from_mlflow_version_and_run_tags(mlflow_store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    frame = mi.expected_from_mlflow("models:/classifier/1")
+    assert frame.set_index("file")["expected"].to_dict() == {
+        "model.safetensors": "a" * 64,  # version tag, lower-cased
+        "tok.json": "b" * 32,  # tag of the run that produced the version
+        "config.json": "d" * 64,  # param of that run
+    }
+    assert frame.set_index("file")["algorithm"].to_dict() == {
+        "model.safetensors": "sha256",
+        "tok.json": "md5",
+        "config.json": "sha256",
+    }
+    assert frame["source"].str.contains("models:/classifier/1").all()
 
 
-def test_mlflow_missing_or_bad_uri(monkeypatch):
-    monkeypatch.setitem(sys.modules, "mlflow", None)
+def test_bare_sha256_tag_applies_to_the_single_file(mlflow_store):
+    frame = mi.expected_from_mlflow("models:/classifier/2", ["w.pt"], tracking_uri=mlflow_store)
+    assert frame["file"].tolist() == ["w.pt"] and frame["expected"].tolist() == ["c" * 64]
+    assert mi.expected_from_mlflow("models:/classifier/2", ["a.pt", "b.pt"], tracking_uri=mlflow_store).empty
+
+
+def test_mlflow_uri_must_name_a_registered_model_version(mlflow_store):
+    with pytest.raises(InputError) as err:
+        mi.expected_from_mlflow("runs:/abc/model", tracking_uri=mlflow_store)
+    assert err.value.column == "mlflow_model"
+
+
+def test_mlflow_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if the extra were not installed
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     with pytest.raises(MissingDependencyError) as err:
-        mi.expected_from_mlflow("models:/classifier/3")
+        mi.expected_from_mlflow("models:/classifier/1")
     assert err.value.extra == "mlflow"
-    fake_mlflow(monkeypatch, {})
-    with pytest.raises(InputError) as err2:
-        mi.expected_from_mlflow("runs:/abc/model")
-    assert err2.value.column == "mlflow_model"
 
 
 # ---------------------------------------------------------------------------------------- shard sets
