@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -338,13 +339,37 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _column_digest(series: pd.Series) -> bytes:
+    values = series.to_numpy() if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iufb" else None
+    if values is not None:
+        data = memoryview(np.ascontiguousarray(values))
+    else:  # text, categories, datetimes: pandas' stable hash of each value
+        data = memoryview(pd.util.hash_pandas_object(series, index=False).to_numpy())
+    return hashlib.sha256(data).digest()
+
+
 def data_hash(frame: pd.DataFrame) -> str:
-    """SHA-256 of the column names and row values (pandas' stable per-row hash), as ``sha256:<hex>``."""
+    """SHA-256 over the column names, dtypes and values, as ``sha256:<hex>``.
+
+    Numeric columns are hashed from their bytes, others from pandas' per-value hash; columns are
+    hashed in parallel (hashlib releases the GIL) and combined in column order.
+    """
     h = hashlib.sha256()
-    h.update(json.dumps([str(c) for c in frame.columns]).encode())
+    h.update(json.dumps([[str(c), str(frame[c].dtype)] for c in frame.columns]).encode())
     if len(frame):
-        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        for digest in _threads().map(lambda c: _column_digest(frame[c]), list(frame.columns)):
+            h.update(digest)
     return "sha256:" + h.hexdigest()
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="opskit-profile")
+    return _POOL
 
 
 def build_profile(
@@ -362,10 +387,12 @@ def build_profile(
     skip = {str(c) for c in exclude}
     frame = reference[[c for c in reference.columns if str(c) not in skip]]
     types = infer_column_types(frame, {k: v for k, v in (column_types or {}).items() if k in frame.columns})
-    features = {
-        str(c): profile_feature(frame[c], types[str(c)], bins=bins, max_categories=max_categories, name=str(c))
-        for c in frame.columns
-    }
+    columns = list(frame.columns)  # profiled in parallel: sorting and counting release the GIL
+    profiles = _threads().map(
+        lambda c: profile_feature(frame[c], types[str(c)], bins=bins, max_categories=max_categories, name=str(c)),
+        columns,
+    )
+    features = {str(c): fp for c, fp in zip(columns, profiles, strict=True)}
     return ReferenceProfile(
         features=features,
         n_rows=len(reference),
