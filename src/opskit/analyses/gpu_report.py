@@ -26,8 +26,9 @@ from opskit.analyses.gpu_recommendations import (
 )
 from opskit.analyses.gpu_rollup import Rollup, rollup_hourly, rollup_parquet
 from opskit.analyses.gpu_usage import UsageResult, UsageThresholds, analyze_gpu_usage, parse_week
-from opskit.checks import Status
+from opskit.checks import Status, VerdictTable
 from opskit.errors import InputError
+from opskit.samples import resolve
 
 FORMATS = ("auto", "parquet", "nvidia-smi", "dcgm", "table", "prometheus")
 
@@ -218,13 +219,64 @@ def build_report(
     )
 
 
+def resolve_inputs(samples: str, attribution: str | None = "auto") -> tuple[str | Path, Path | None]:
+    """The runbook's ``samples`` and ``attribution`` parameters as a source and a mapping file.
+
+    ``sample:NAME`` values are generated (:func:`opskit.samples.resolve`); a Prometheus URL stays a URL.
+    ``attribution="auto"`` takes ``attribution.csv`` beside a file source when there is one (else no
+    mapping); ``""`` or None means no mapping.
+    """
+    is_url = samples.startswith(("http://", "https://"))
+    source: str | Path = samples if is_url else resolve(samples)
+    if not attribution:
+        return source, None
+    if attribution == "auto":
+        beside = None if is_url else Path(source).parent / "attribution.csv"
+        return source, beside if beside is not None and beside.exists() else None
+    return source, resolve(attribution)
+
+
+def report_from_inputs(
+    samples: str,
+    *,
+    attribution: str | None = "auto",
+    source_format: str = "auto",
+    week: str = "",
+    prices: str | None = None,
+    pricing: str = "on_demand",
+    currency: str = "USD",
+    thresholds: UsageThresholds | None = None,
+    settings: RecommendationSettings | None = None,
+    budgets: Mapping[str, float] | None = None,
+) -> GpuReport:
+    """The report from the runbook's parameters: :func:`resolve_inputs`, :func:`load_samples`, :func:`build_report`."""
+    source, mapping = resolve_inputs(samples, attribution)
+    rollup, _ = load_samples(source, attribution=mapping, source_format=source_format, week=week)
+    return build_report(
+        rollup,
+        week=week,
+        prices=resolve(prices) if prices else None,
+        pricing=pricing,
+        currency=currency,
+        thresholds=thresholds,
+        settings=settings,
+        budgets=budgets,
+    )
+
+
 def _week_before(usage: UsageResult) -> str:
     iso = (usage.start - pd.Timedelta(days=7)).isocalendar()
     return f"{iso[0]}-W{iso[1]:02d}"
 
 
-def chat_summary(report: GpuReport, verdicts, *, top: int = 3) -> str:
-    """A short Markdown summary for chat tools (Slack, Teams, Mattermost)."""
+def chat_summary(report: GpuReport | None, verdicts: VerdictTable, *, top: int = 3) -> str:
+    """A short Markdown summary for chat tools (Slack, Teams, Mattermost).
+
+    Without a report (the input could not be read), the first verdict row says why.
+    """
+    if report is None:
+        first = verdicts.rows[0].message if len(verdicts.rows) else "no input"
+        return f"*GPU report*: no report\n- {first}\n"
     u, c = report.usage, report.cost
     t, ct = u.totals, c.totals
     cur = c.currency
@@ -252,3 +304,105 @@ def chat_summary(report: GpuReport, verdicts, *, top: int = 3) -> str:
         lines.append(f"Top savings ({_money(report.recommendations.total_savings, cur)}/week in all):")
         lines += [f"- {r.action}: {_money(r.savings_per_week, r.currency)}/week" for r in recs]
     return "\n".join(lines) + "\n"
+
+
+def save_chat_summary(text: str, report_dir: str | Path | None) -> Path | None:
+    """Write ``chat_summary.md`` into ``report_dir`` (the runner's report folder); None: nothing written."""
+    if not report_dir:
+        return None
+    path = Path(report_dir) / "chat_summary.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------- tables of the report
+def at_a_glance(report: GpuReport) -> str:
+    """The week's totals as a two-column Markdown table, then the usage notes as quotes."""
+    u, c = report.usage, report.cost
+    t, ct = u.totals, c.totals
+    cur = c.currency
+    rows = [
+        ("week", f"{u.week} ({u.start:%Y-%m-%d} to {u.end - pd.Timedelta(days=1):%Y-%m-%d}, UTC)"),
+        ("GPUs / nodes / teams", f"{t['gpus']} / {t['nodes']} / {t['teams']}"),
+        ("GPU-hours present", f"{t['gpu_hours']:,.0f}"),
+        ("busy GPU-hours", f"{t['busy_gpu_hours']:,.0f} (mean utilization {t['util_mean_pct']:.1f} %)"),
+        ("cost (allocation)", f"{ct['cost']:,.0f} {cur} at {c.pricing.replace('_', ' ')} prices"),
+        ("used (utilization-weighted)", f"{ct['used_cost']:,.0f} {cur}"),
+        ("wasted", f"{ct['waste_cost']:,.0f} {cur}, of which idle {ct['idle_cost']:,.0f} {cur}"),
+        (
+            "idle / stalled / missing GPU-hours",
+            f"{t['idle_gpu_hours']:,.0f} / {t['stalled_gpu_hours']:,.0f} / {t['gap_gpu_hours']:,.1f}",
+        ),
+        ("savings recommended", f"{report.recommendations.total_savings:,.0f} {cur} per week"),
+    ]
+    if report.previous_usage is not None:
+        before = report.previous_usage.totals
+        rows.append(
+            (
+                "vs " + report.previous_usage.week,
+                f"utilization {t['util_mean_pct'] - before['util_mean_pct']:+.1f} pts, "
+                f"waste {ct['waste_cost'] - report.previous_cost.totals['waste_cost']:+,.0f} {cur}",
+            )
+        )
+    table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    return "\n\n".join([table, *(f"> **Note**: {note}" for note in u.notes)])
+
+
+TEAM_USAGE_COLUMNS = [
+    "gpus",
+    "gpu_hours",
+    "busy_gpu_hours",
+    "util_mean_pct",
+    "util_p95_pct",
+    "mem_used_pct",
+    "power_mean_w",
+    "idle_gpu_hours",
+    "stalled_gpu_hours",
+    "gap_gpu_hours",
+    "hot",
+    "underused",
+]
+TEAM_COST_COLUMNS = [
+    "cost",
+    "used_cost",
+    "waste_cost",
+    "idle_cost",
+    "underused_cost",
+    "stalled_cost",
+    "gap_cost",
+    "cost_per_busy_gpu_hour",
+    "unpriced_gpu_hours",
+]
+JOB_COLUMNS = ["team", "hosts", "gpus", "gpu_hours", "util_mean_pct", "cost", "waste_cost", "stalled_gpu_hours"]
+NODE_COLUMNS = ["model", "team", "gpus", "gpu_hours", "util_mean_pct", "util_p95_pct", "mem_used_pct", "power_mean_w",
+                "cost", "waste_cost", "idle_gpu_hours", "stalled_gpu_hours", "gap_gpu_hours"]  # fmt: skip
+RECOMMENDATION_COLUMNS = ["kind", "action", "savings_per_week", "currency", "evidence", "caveat"]
+
+
+def recommendations_table(report: GpuReport) -> pd.DataFrame:
+    """The recommendations, largest savings first, savings rounded to whole currency units."""
+    recs = report.recommendations.to_frame()
+    if recs.empty:
+        return recs
+    recs["savings_per_week"] = recs["savings_per_week"].round(0)
+    return recs[RECOMMENDATION_COLUMNS]
+
+
+def team_usage_table(report: GpuReport) -> pd.DataFrame:
+    """Per team: GPUs, hours, utilization, memory, power, idle/stalled/missing hours, hot/underused flags."""
+    return report.usage.teams[TEAM_USAGE_COLUMNS].round(1)
+
+
+def team_cost_table(report: GpuReport) -> pd.DataFrame:
+    """Per team: cost, its used and wasted parts, and the cost of one busy GPU-hour."""
+    return report.cost.teams[TEAM_COST_COLUMNS].round(2)
+
+
+def wasteful_jobs_table(report: GpuReport, n: int = 10) -> pd.DataFrame:
+    """The ``n`` jobs with the largest wasted cost, one row each (``job`` a column)."""
+    return report.cost.jobs.nlargest(n, "waste_cost")[JOB_COLUMNS].round(1).reset_index()
+
+
+def nodes_table(report: GpuReport) -> pd.DataFrame:
+    """Per node: model, main team, utilization, cost, waste and idle/stalled/missing hours."""
+    return report.cost.nodes[NODE_COLUMNS].round(1)

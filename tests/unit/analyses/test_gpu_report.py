@@ -89,6 +89,53 @@ def test_build_and_judge_turns_bad_input_into_one_error_row(tmp_path):
     assert row.status == Status.ERROR and row.name == "input data" and "missing.parquet" in row.message
 
 
+def test_resolve_inputs_finds_the_mapping_beside_a_file_source(tmp_path):
+    samples = tmp_path / "fleet.parquet"
+    assert gr.resolve_inputs(str(samples)) == (samples, None)  # auto, nothing beside
+    (tmp_path / "attribution.csv").write_text("pattern,team\n")
+    assert gr.resolve_inputs(str(samples)) == (samples, tmp_path / "attribution.csv")
+    assert gr.resolve_inputs(str(samples), "") == (samples, None)
+    assert gr.resolve_inputs(str(samples), None) == (samples, None)
+    assert gr.resolve_inputs(str(samples), str(tmp_path / "teams.csv")) == (samples, tmp_path / "teams.csv")
+    # a Prometheus URL stays a URL and has nothing beside it
+    assert gr.resolve_inputs("http://prom:9090") == ("http://prom:9090", None)
+
+
+def test_report_from_inputs_uses_the_mapping_beside_the_sample(fleet_report):
+    report = gr.report_from_inputs("sample:fleet_week", budgets={"llm": 1.0})
+    assert report.usage.week == fleet_report.usage.week
+    assert report.cost.totals["cost"] == pytest.approx(fleet_report.cost.totals["cost"])
+    assert "unattributed" not in set(report.usage.teams.index)
+    assert report.budgets == {"llm": 1.0}
+    without = gr.report_from_inputs("sample:fleet_week", attribution="")
+    assert set(without.usage.teams.index) == {"unattributed"}
+
+
+def test_chat_summary_without_a_report_says_why(tmp_path):
+    _, verdicts = gr.build_and_judge(lambda: gr.report_from_inputs(str(tmp_path / "missing.parquet")))
+    text = gr.chat_summary(None, verdicts)
+    assert text.startswith("*GPU report*: no report") and "missing.parquet" in text
+    assert gr.save_chat_summary(text, None) is None
+    saved = gr.save_chat_summary(text, tmp_path)
+    assert saved == tmp_path / "chat_summary.md" and saved.read_text(encoding="utf-8") == text
+
+
+def test_report_tables(fleet_report):
+    glance = gr.at_a_glance(fleet_report)
+    assert "| week | 2026-W48 (2026-11-23 to 2026-11-29, UTC) |" in glance
+    assert "| vs 2026-W47 |" in glance
+    recs = gr.recommendations_table(fleet_report)
+    assert list(recs.columns) == gr.RECOMMENDATION_COLUMNS
+    assert recs["savings_per_week"].is_monotonic_decreasing and (recs["savings_per_week"] % 1 == 0).all()
+    teams = gr.team_usage_table(fleet_report)
+    assert list(teams.columns) == gr.TEAM_USAGE_COLUMNS and fleet.UNDERUSED_TEAM in teams.index
+    assert list(gr.team_cost_table(fleet_report).columns) == gr.TEAM_COST_COLUMNS
+    jobs = gr.wasteful_jobs_table(fleet_report, n=3)
+    assert len(jobs) == 3 and jobs["waste_cost"].is_monotonic_decreasing
+    nodes = gr.nodes_table(fleet_report)
+    assert fleet.IDLE_HOST in nodes.index and list(nodes.columns) == gr.NODE_COLUMNS
+
+
 @pytest.mark.parametrize("scenario", ["fleet_week_nvidia_smi", "fleet_week_dcgm"])
 def test_the_same_week_from_every_format_gives_the_same_team_hours_and_cost(fleet_report, scenario):
     main = resolve(f"sample:{scenario}")
