@@ -1,4 +1,4 @@
-"""GPU memory of a training job, per GPU, against the GPU's capacity; remedies ranked by saving.
+"""GPU memory of a training job, per GPU, against the GPU's capacity, from its config.
 
 The model-state figures follow the ZeRO paper (Rajbhandari et al., 2020): with mixed precision and Adam,
 each parameter costs 2 bytes of 16-bit weights, 2 bytes of 16-bit gradients and 12 bytes of optimizer
@@ -12,20 +12,20 @@ tensor and sequence parallelism over t GPUs; fused/flash
 attention drops the ``5*a*s/h`` score term; full activation checkpointing keeps only each layer's input
 (``2*s*b*h`` bytes) plus one layer recomputed at a time. The loss adds fp32 logits ``4*s*b*V``.
 It is an estimate (no allocator fragmentation, no communication buffers beyond a fixed overhead):
-good to tell "cannot fit" from "fits with room", and to rank remedies.
+good to tell "cannot fit" from "fits with room", and to rank remedies (:mod:`opskit.analyses.memory_remedies`).
+:func:`read_job_config` reads the config from JSON or YAML.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 
 GIB = 2**30
@@ -200,134 +200,6 @@ def estimate_memory(config: JobConfig) -> MemoryEstimate:
     )
 
 
-@dataclass(frozen=True)
-class Remedy:
-    """One change to the job, the memory it saves per GPU and what it costs."""
-
-    name: str
-    change: str
-    saving_gib: float | None
-    total_after_gib: float | None
-    fits_after: bool | None
-    cost: str
-
-
-def _changes(cfg: JobConfig) -> list[tuple[str, str, JobConfig, str]]:
-    """The config changes that lower memory: ``(name, change, new config, cost)``."""
-    out: list[tuple[str, str, JobConfig, str]] = []
-    if cfg.micro_batch_size > 1:
-        half = max(1, cfg.micro_batch_size // 2)
-        out.append((
-            "smaller micro-batch",
-            f"micro_batch_size {cfg.micro_batch_size} -> {half} (global batch shrinks)",
-            replace(cfg, micro_batch_size=half),
-            "fewer samples per step; retune the learning rate",
-        ))  # fmt: skip
-        factor = cfg.micro_batch_size
-        out.append((
-            "gradient accumulation",
-            f"micro_batch_size {cfg.micro_batch_size} -> 1, gradient_accumulation_steps "
-            f"{cfg.gradient_accumulation_steps} -> {cfg.gradient_accumulation_steps * factor} (same global batch)",
-            replace(cfg, micro_batch_size=1, gradient_accumulation_steps=cfg.gradient_accumulation_steps * factor),
-            "same convergence, slower steps (less parallel work per kernel)",
-        ))  # fmt: skip
-    if cfg.training and not cfg.activation_checkpointing and cfg.layers:
-        out.append((
-            "activation checkpointing",
-            "activation_checkpointing: true (gradient_checkpointing in HF TrainingArguments)",
-            replace(cfg, activation_checkpointing=True),
-            "about 30 % more compute per step (the forward pass runs twice)",
-        ))  # fmt: skip
-    if cfg.precision == "fp32":
-        out.append((
-            "mixed precision",
-            "precision fp32 -> bf16 (autocast; bf16 on Ampere or newer, fp16 with loss scaling before)",
-            replace(cfg, precision="bf16"),
-            "check the loss curve against an fp32 run once",
-        ))  # fmt: skip
-    if cfg.training and not cfg.flash_attention and cfg.layers:
-        out.append((
-            "fused attention",
-            "use FlashAttention / scaled_dot_product_attention (attn_implementation='sdpa' or 'flash_attention_2')",
-            replace(cfg, flash_attention=True),
-            "none on supported GPUs",
-        ))  # fmt: skip
-    if cfg.data_parallel > 1:
-        for stage in range(cfg.zero_stage + 1, 4):
-            fsdp = {2: "SHARD_GRAD_OP", 3: "FULL_SHARD"}.get(stage)
-            out.append((
-                f"ZeRO stage {stage}" + (f" / FSDP {fsdp}" if fsdp else ""),
-                f"zero_stage {cfg.zero_stage} -> {stage} over {cfg.data_parallel} data-parallel GPUs",
-                replace(cfg, zero_stage=stage),
-                "more communication per step" if stage < 3 else "weights gathered per layer: more communication",
-            ))  # fmt: skip
-    return out
-
-
-def rank_remedies(estimate: MemoryEstimate, *, reserved_unallocated_gib: float | None = None) -> list[Remedy]:
-    """Remedies for ``estimate`` ranked by expected saving per GPU, largest first (unknown savings last).
-
-    Each saving comes from re-estimating the changed config. ``expandable_segments`` is offered only when it
-    is not already set, with the reserved-but-unallocated memory of the OOM message as its saving.
-    """
-    cfg = estimate.config
-    out: list[Remedy] = []
-    for name, change, new, cost in _changes(cfg):
-        after = estimate_memory(new)
-        saving = estimate.total_gib - after.total_gib
-        if saving > 0.005:
-            out.append(Remedy(name, change, saving, after.total_gib, after.fits, cost))
-    if not cfg.expandable_segments:
-        saving = reserved_unallocated_gib if reserved_unallocated_gib and reserved_unallocated_gib > 0 else None
-        after = estimate.total_gib - saving if saving else None
-        fits = None if after is None or estimate.capacity_gib <= 0 else after <= estimate.capacity_gib
-        out.append(
-            Remedy(
-                "allocator expandable_segments",
-                "export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True",
-                saving,
-                after,
-                fits,
-                "none; helps when reserved-but-unallocated memory is large (fragmentation)",
-            )
-        )
-    return sorted(out, key=lambda r: -(r.saving_gib if r.saving_gib is not None else -1.0))
-
-
-def plan_to_fit(estimate: MemoryEstimate, *, max_changes: int = 6) -> list[Remedy]:
-    """Changes applied one after the other, largest saving first, until the job fits (greedy).
-
-    Each step's ``saving_gib`` is what it adds on top of the steps before and ``total_after_gib`` the
-    running total. The micro-batch is lowered only with gradient accumulation, so the global batch stays.
-    Empty when the job already fits or the capacity is unknown.
-    """
-    if estimate.capacity_gib <= 0 or estimate.fits:
-        return []
-    plan: list[Remedy] = []
-    current = estimate
-    for _ in range(max_changes):
-        options = [
-            (estimate_memory(new), name, change, cost)
-            for name, change, new, cost in _changes(current.config)
-            if name != "smaller micro-batch"
-        ]
-        options = [o for o in options if current.total_gib - o[0].total_gib > 0.005]
-        if not options:
-            break
-        after, name, change, cost = min(options, key=lambda o: o[0].total_gib)
-        plan.append(Remedy(name, change, current.total_gib - after.total_gib, after.total_gib, after.fits, cost))
-        current = after
-        if after.fits:
-            break
-    return plan
-
-
-def remedies_frame(remedies: list[Remedy]) -> pd.DataFrame:
-    """Remedies as a table, in their ranked order (rank 1 first)."""
-    rows = [{"rank": i, **asdict(r)} for i, r in enumerate(remedies, start=1)]
-    return pd.DataFrame(rows, columns=["rank", "name", "change", "saving_gib", "total_after_gib", "fits_after", "cost"])
-
-
 _ALIASES = {
     "params_b": ("params", 1e9),
     "model_params_b": ("params", 1e9),
@@ -426,111 +298,3 @@ def read_job_config(path: str | os.PathLike[str]) -> JobConfig:
     if not isinstance(data, dict):
         raise InputError("job config must be a mapping of keys to values", path=p)
     return config_from_dict(data, path=str(p))
-
-
-def judge_memory(
-    estimate: MemoryEstimate, remedies: list[Remedy] | None = None, plan: list[Remedy] | None = None
-) -> list[Verdict]:
-    """The estimate against the capacity: FAIL when it cannot fit, WARN within 10 %, else PASS.
-
-    The next step is the single remedy that fits with the largest saving, else the combined ``plan``
-    (:func:`plan_to_fit`), else what is left when nothing on the list is enough.
-    """
-    if estimate.capacity_gib <= 0:
-        return [Verdict("memory estimate", Status.SKIP, observed=round(estimate.total_gib, 2), unit="GiB per GPU",
-                        message="GPU capacity unknown: set gpu_memory_gib")]  # fmt: skip
-    total, cap = estimate.total_gib, estimate.capacity_gib
-    parts = estimate.to_frame().sort_values("gib_per_gpu", ascending=False)
-    biggest = parts.iloc[0]
-    evidence = ", ".join(f"{r.component} {r.gib_per_gpu:.1f}" for r in parts.itertuples()) + " GiB"
-    first_fit = next((r for r in (remedies or []) if r.fits_after), None)
-    if total > cap:
-        status = Status.FAIL
-        message = f"needs {total - cap:.1f} GiB more than the GPU has; largest part: {biggest.component}"
-    elif total > 0.9 * cap:
-        status, message = Status.WARN, f"within 10 % of capacity ({cap - total:.1f} GiB left)"
-    else:
-        status, message = Status.PASS, f"{cap - total:.1f} GiB of headroom"
-    step = None
-    if status != Status.PASS and first_fit:
-        step = f"{first_fit.name}: {first_fit.change} (saves {first_fit.saving_gib:.1f} GiB per GPU)"
-    elif status == Status.FAIL and plan and plan[-1].fits_after:
-        step = "no single change is enough; combine: " + " + ".join(r.name for r in plan)
-        step += f" (about {plan[-1].total_after_gib:.1f} GiB per GPU)"
-    elif status == Status.FAIL:
-        step = (
-            "even every change listed does not fit: use more GPUs (ZeRO-3/FSDP shards over them), tensor "
-            "parallelism, or offload optimizer states to CPU (ZeRO-Offload)"
-        )
-    return [
-        Verdict("memory estimate", status, subject="per GPU", observed=round(total, 2), threshold=round(cap, 2),
-                unit="GiB", evidence=evidence, message=message, next_step=step)
-    ]  # fmt: skip
-
-
-def apply_oom_facts(config: JobConfig, oom: Any | None = None, *, gpu_memory_gib: float = 0.0) -> JobConfig:
-    """``config`` with what a CUDA OOM message reveals: the GPU's capacity and whether expandable_segments is set.
-
-    ``oom`` is a :class:`opskit.analyses.fault_details.CudaOom` (or anything with ``total_mib`` and
-    ``expandable_segments_set``). An explicit ``gpu_memory_gib`` wins over the message, the message over the config.
-    """
-    capacity = config.gpu_memory_gib
-    expandable = config.expandable_segments
-    if oom is not None:
-        if getattr(oom, "total_mib", None):
-            capacity = float(oom.total_mib) / 1024.0
-        expandable = expandable or bool(getattr(oom, "expandable_segments_set", False))
-    if gpu_memory_gib and gpu_memory_gib > 0:
-        capacity = float(gpu_memory_gib)
-    return replace(config, gpu_memory_gib=capacity, expandable_segments=expandable)
-
-
-def judge_oom(oom: Any, *, where: str, text: str, next_step: str | None = None) -> Verdict:
-    """The CUDA OOM itself: what was requested against what was free, and its class (capacity/fragmentation/...)."""
-    requested = oom.requested_mib / 1024.0 if oom.requested_mib is not None else None
-    free = oom.free_mib / 1024.0 if oom.free_mib is not None else None
-    facts = []
-    if oom.allocated_mib is not None:
-        facts.append(f"{oom.allocated_mib / 1024:.2f} GiB allocated by PyTorch")
-    if oom.reserved_unallocated_mib is not None:
-        facts.append(f"{oom.reserved_unallocated_mib / 1024:.2f} GiB reserved but unallocated")
-    if oom.other_processes:
-        facts.append(f"{oom.other_processes_mib / 1024:.2f} GiB held by other processes")
-    return Verdict(
-        "cuda oom",
-        Status.FAIL,
-        subject=f"GPU {oom.gpu}" if oom.gpu is not None else None,
-        observed=round(requested, 2) if requested is not None else None,
-        threshold=round(free, 2) if free is not None else None,
-        unit="GiB",
-        evidence=f"{where}: {text}",
-        message=f"{oom.classification}: " + ("; ".join(facts) if facts else "no figures in the message"),
-        next_step=next_step
-        or (_CAPACITY_STEP if oom.classification == "capacity" else oom.suggestion.replace(_SELF_REFERENCE, "")),
-    )
-
-
-_CAPACITY_STEP = "lower the peak: apply the remedies ranked below, largest saving first, until the estimate fits"
-_SELF_REFERENCE = " (open diagnose_gpu_oom)"
-
-
-def judge_estimate_against_oom(estimate: MemoryEstimate, oom: Any) -> Verdict:
-    """Does the estimate explain the OOM? It should reach what the process held plus what it asked for."""
-    held = getattr(oom, "process_in_use_mib", None) or getattr(oom, "allocated_mib", None)
-    if held is None:
-        return Verdict("estimate explains the OOM", Status.SKIP, message="the OOM message has no in-use figure")
-    needed = (held + (oom.requested_mib or 0.0)) / 1024.0
-    if estimate.total_gib >= needed:
-        return Verdict("estimate explains the OOM", Status.PASS, observed=round(estimate.total_gib, 2),
-                       threshold=round(needed, 2), unit="GiB",
-                       message="the job as configured needs at least what it held when it failed")  # fmt: skip
-    return Verdict(
-        "estimate explains the OOM",
-        Status.WARN,
-        observed=round(estimate.total_gib, 2),
-        threshold=round(needed, 2),
-        unit="GiB",
-        message="the estimate is below what the process held plus its last request",
-        next_step="check the config matches the job (batch, sequence length, ZeRO stage); look for a memory leak "
-        "(tensors kept across steps, growing caches) or a longer sequence in the failing batch",
-    )

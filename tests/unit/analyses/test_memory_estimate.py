@@ -7,15 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from opskit.analyses.memory_estimate import (
-    JobConfig,
-    estimate_memory,
-    judge_memory,
-    plan_to_fit,
-    rank_remedies,
-    read_job_config,
-    transformer_params,
-)
+from opskit.analyses.gpu_oom import judge_memory
+from opskit.analyses.memory_estimate import JobConfig, estimate_memory, read_job_config, transformer_params
+from opskit.analyses.memory_remedies import plan_to_fit, rank_remedies
 from opskit.errors import InputError
 
 NO_OVERHEAD = {"overhead_gib": 0.0}
