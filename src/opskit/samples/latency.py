@@ -120,6 +120,45 @@ def generate_requests(seed: int = 2026, scale: float = 1.0) -> pd.DataFrame:
     )
 
 
+def steady_requests(
+    hours: float = 72,
+    rps: float = 2.0,
+    *,
+    start: pd.Timestamp = WEEK_START,
+    seed: int = 1,
+    rollout_at: float | None = None,
+    spike: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """A small requests frame at a steady rate, for tests: one endpoint ``/v1/rank``, version ``v1``.
+
+    Latency is queue (10 ms) + GPU time (160 ms, lognormal) + 30 ms, about 200 ms. ``rollout_at``
+    (hours from ``start``): version ``v2`` takes all traffic from then on, its GPU time 400 ms.
+    ``spike`` (from, to in hours): traffic x4 with queueing (exponential, mean 1.5 s).
+    """
+    rng = np.random.default_rng(seed)
+    seconds = np.arange(0, hours * 3600, 1.0 / rps)
+    if spike:
+        extra = np.arange(spike[0] * 3600, spike[1] * 3600, 1.0 / (3 * rps))
+        seconds = np.sort(np.concatenate([seconds, extra]))
+    n = len(seconds)
+    in_spike = (seconds >= spike[0] * 3600) & (seconds < spike[1] * 3600) if spike else np.zeros(n, bool)
+    new = seconds >= rollout_at * 3600 if rollout_at is not None else np.zeros(n, bool)
+    gpu = np.where(new, 400.0, 160.0) * rng.lognormal(0, 0.1, n)
+    queue = 10.0 + np.where(in_spike, rng.exponential(1500.0, n), 0.0)
+    other = np.full(n, 30.0)
+    return pd.DataFrame(
+        {
+            "timestamp": start + pd.to_timedelta(seconds, unit="s"),
+            "endpoint": pd.Categorical(["/v1/rank"] * n),
+            "model_version": pd.Categorical(np.where(new, "v2", "v1")),
+            "latency_ms": queue + gpu + other,
+            "status": np.full(n, 200, dtype="int16"),
+            "queue_ms": queue,
+            "gpu_ms": gpu,
+        }
+    )
+
+
 def generate_gpu_metrics(seed: int = 2027) -> pd.DataFrame:
     """GPU samples of the serving hosts every 30 s (GPU-samples frame of the design)."""
     rng = np.random.default_rng(seed)
