@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from opskit.analyses.faults import Finding, ScanResult
-from opskit.checks import Status, Verdict
+import pandas as pd
+
+from opskit.analyses.faults import Finding, ScanResult, excerpt, scan
+from opskit.analyses.system import system_checks
+from opskit.checks import Status, Verdict, VerdictTable, run_checks
+from opskit.privacy import mask
+from opskit.samples import resolve
 
 LOG_CHECK = "log faults"
+# what the system checks of :func:`opskit.analyses.system.system_checks` name their rows
+SYSTEM_CHECKS = ("disk space", "host memory", "GPU state", "driver and CUDA", "software versions")
+FINDING_COLUMNS = ["fault", "rank", "timestamp", "file", "line", "text"]
 
 
 def _subject(f: Finding) -> str:
@@ -107,3 +118,109 @@ def triage_figures(result: ScanResult | None) -> dict[str, Any]:
     if rc and rc.details.get("oom"):
         figures["oom_classification"] = rc.details["oom"]["classification"]
     return figures
+
+
+# ----------------------------------------------------------------------------------- the runbook's calls
+def triage_checks(
+    log_path: str | os.PathLike[str], disk_paths: Iterable[str | os.PathLike[str]] = (".",), *, nvml: Any = None
+) -> tuple[VerdictTable, ScanResult | None]:
+    """Scan the logs (``sample:NAME`` resolved) and run the system checks, each as one check of
+    :func:`opskit.checks.run_checks`: logs that cannot be read are an ERROR row, the system checks still run.
+
+    Returns the verdicts and the scan (None when the logs could not be scanned).
+    """
+    found: list[ScanResult] = []
+
+    def check_logs() -> list[Verdict]:
+        found.append(scan(resolve(log_path)))
+        return finding_verdicts(found[0])
+
+    verdicts = run_checks([(LOG_CHECK, check_logs), *system_checks(list(disk_paths), nvml=nvml)])
+    return verdicts, (found[0] if found else None)
+
+
+def system_verdicts(verdicts: VerdictTable) -> VerdictTable:
+    """The rows of the system checks (disk, memory, GPU, versions), worst first."""
+    return VerdictTable([v for v in verdicts if v.name in SYSTEM_CHECKS])
+
+
+def scan_headline(result: ScanResult | None) -> str:
+    """One Markdown sentence on the scan: why it failed, that it found nothing, or why the findings rank so."""
+    if result is None:
+        return "The logs could not be scanned: see the ERROR row of the verdict table."
+    if not result.findings:
+        return f"No known fault signature in {result.files_read} file(s), {result.lines_read:,} lines."
+    return f"**Why this order:** {mask(result.ranking_reason)}"
+
+
+def findings_table(result: ScanResult | None, n: int = 30) -> pd.DataFrame:
+    """The first ``n`` findings, root cause first: fault, rank, time, file, line, text (not yet masked)."""
+    if result is None or not result.findings:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    return result.to_frame()[FINDING_COLUMNS].head(n)
+
+
+def evidence_text(result: ScanResult | None, *, max_findings: int = 8, context: int = 2) -> str:
+    """The masked lines around each finding, one block per fault, rank and file, at most ``max_findings``."""
+    if result is None:
+        return ""
+    blocks: list[str] = []
+    shown: set[tuple[str, int | None, str]] = set()
+    for f in result.findings:
+        if (f.fault, f.rank, f.file) in shown or len(shown) >= max_findings:
+            continue
+        shown.add((f.fault, f.rank, f.file))
+        rank = f" rank {f.rank}" if f.rank is not None else ""
+        blocks.append(f"== {f.fault}{rank} — {mask(f.file)}:{f.line}\n{excerpt(f, before=context, after=context)}")
+    return "\n\n".join(blocks)
+
+
+_HIDDEN_DETAILS = ("offset", "timestamp_from")
+
+
+def root_cause_details(result: ScanResult | None) -> str:
+    """Markdown on the root cause: what it means, its structured figures (masked), and the NCCL watchdog."""
+    rc = result.root_cause if result is not None else None
+    if rc is None:
+        return "No root cause to detail."
+    lines = [f"**{rc.fault}** ({rc.title}) at `{mask(rc.where)}`: {rc.meaning}", ""]
+    details = {k: v for k, v in rc.details.items() if k not in _HIDDEN_DETAILS}
+    lines += [f"- {k}: `{mask(str(v)).replace('`', chr(39))}`" for k, v in details.items()]
+    if not details:
+        lines.append("No structured figures in this message.")
+    wd = result.watchdog
+    if wd is not None:
+        lines += [
+            "",
+            f"**NCCL watchdog**: collective SeqNum {wd.seq_num} ({wd.op_type}, timeout {wd.timeout_ms} ms) timed out "
+            f"on ranks {list(wd.timed_out_ranks)}; ranks that never reported: {list(wd.missing_ranks) or 'none'}; "
+            f"ranks behind the others: {list(wd.lagging_ranks) or 'none'}.",
+        ]
+    return "\n".join(lines)
+
+
+def next_step_text(result: ScanResult | None, log_path: str | os.PathLike[str]) -> str:
+    """Markdown: the runbook to open next with the same logs, or where to look when the logs say nothing."""
+    nxt = next_runbook(result)
+    if nxt:
+        return f"Open **`runbooks/{nxt}.ipynb`**, or run `opskit run {nxt} -p log_path {mask(os.fspath(log_path))}`."
+    return (
+        "No fault found in the logs: check the scheduler's view (`sacct`, `kubectl describe pod`) "
+        "and the node's `dmesg`."
+    )
+
+
+def keep_evidence(
+    result: ScanResult | None, log_path: str | os.PathLike[str], keep_dir: str | os.PathLike[str] | None
+) -> Path | None:
+    """Copy the logs read into ``keep_dir`` with SHA-256 sums and the findings
+    (:func:`opskit.sources.logs.preserve_evidence`); returns the manifest, None when nothing is kept."""
+    if not keep_dir or result is None:
+        return None
+    from opskit.sources.logs import discover, preserve_evidence
+
+    return preserve_evidence(
+        discover(resolve(log_path))[0],
+        keep_dir,
+        extra={"findings": [f.to_dict() for f in result.findings], "ranking_reason": result.ranking_reason},
+    )

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from opskit.analyses.faults import scan
-from opskit.analyses.triage import LOG_CHECK, finding_verdicts, next_runbook, triage_figures
+from opskit.analyses.triage import (
+    FINDING_COLUMNS,
+    LOG_CHECK,
+    evidence_text,
+    finding_verdicts,
+    findings_table,
+    keep_evidence,
+    next_runbook,
+    next_step_text,
+    root_cause_details,
+    scan_headline,
+    system_verdicts,
+    triage_checks,
+    triage_figures,
+)
 from opskit.checks import Status, VerdictTable
 
 LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
@@ -48,3 +63,56 @@ def test_figures_name_the_next_runbook_and_watchdog():
 def test_xid_action_in_next_step():
     (row, *_) = finding_verdicts(scan(LOGS / "gpu_hardware_xid79.log"))
     assert "drain and reboot" in row.next_step
+
+
+# ------------------------------------------------------------------------------- the runbook's calls
+def test_triage_checks_scan_the_logs_and_run_the_system_checks(tmp_path):
+    verdicts, found = triage_checks(LOGS / "multirank_oom_rank3", [tmp_path])
+    assert found is not None and found.root_cause.rank == 3
+    assert verdicts.rows[0].name == "cuda_oom" and verdicts.rows[0].status == Status.FAIL
+    system = system_verdicts(verdicts)
+    assert {"disk space", "host memory", "GPU state", "driver and CUDA"} <= {v.name for v in system}
+    assert not {v.name for v in system} & {"cuda_oom", "nccl_timeout", LOG_CHECK}
+
+
+def test_unreadable_logs_are_an_error_row_and_the_system_checks_still_run(tmp_path):
+    verdicts, found = triage_checks(tmp_path / "no-such-job", [tmp_path])
+    assert found is None
+    first = verdicts.rows[0]
+    assert first.name == LOG_CHECK and first.status == Status.ERROR and "no-such-job" in first.message
+    assert "disk space" in {v.name for v in verdicts}
+    assert scan_headline(None).startswith("The logs could not be scanned")
+    assert findings_table(None).empty and evidence_text(None) == ""
+    assert root_cause_details(None) == "No root cause to detail."
+    assert "sacct" in next_step_text(None, tmp_path) and keep_evidence(None, tmp_path, tmp_path / "keep") is None
+
+
+def test_findings_evidence_and_details_of_the_root_cause():
+    found = scan(LOGS / "multirank_oom_rank3")
+    assert scan_headline(found).startswith("**Why this order:**")
+    table = findings_table(found, n=5)
+    assert len(table) == 5 and list(table.columns) == FINDING_COLUMNS
+    assert (table.iloc[0]["fault"], table.iloc[0]["rank"]) == ("cuda_oom", 3)
+    text = evidence_text(found, max_findings=2, context=1)
+    headers = [line for line in text.splitlines() if line.startswith("== ")]
+    assert len(headers) == 2 and headers[0].startswith("== cuda_oom rank 3")
+    assert sum(line.startswith(">") for line in text.splitlines()) == 2  # one marked line per finding
+    details = root_cause_details(found)
+    assert details.startswith("**cuda_oom**") and "NCCL watchdog" in details and "SeqNum 9020" in details
+    assert "offset" not in details
+    assert "opskit run diagnose_gpu_oom -p log_path" in next_step_text(found, LOGS / "multirank_oom_rank3")
+
+
+def test_healthy_logs_have_nothing_to_detail():
+    found = scan(LOGS / "healthy_hf_trainer.log")
+    assert scan_headline(found).startswith("No known fault signature in 1 file(s)")
+    assert findings_table(found).empty and evidence_text(found) == ""
+
+
+def test_keep_evidence_copies_the_logs_with_the_findings(tmp_path):
+    found = scan(LOGS / "multirank_oom_rank3")
+    manifest = keep_evidence(found, LOGS / "multirank_oom_rank3", tmp_path / "incident")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    assert len(data["files"]) == len(list((LOGS / "multirank_oom_rank3").iterdir()))
+    assert data["findings"][0]["fault"] == "cuda_oom" and (manifest.parent / "SHA256SUMS").exists()
+    assert keep_evidence(found, LOGS / "multirank_oom_rank3", None) is None
