@@ -422,7 +422,9 @@ def diagnose_model_load(
     import time
 
     from opskit import samples
+    from opskit.analyses import checksum_manifests as cm
     from opskit.analyses import model_integrity as mi
+    from opskit.analyses import shard_sets as ss
     from opskit.analyses.compatibility import check_compatibility
     from opskit.analyses.pickle_safety import Risk, pickle_safety_verdict, scan_model_file
     from opskit.checks import VerdictTable, error_verdict
@@ -450,9 +452,9 @@ def diagnose_model_load(
     def integrity() -> list[Verdict]:
         frames = []
         if manifest and manifest != "auto":
-            frames.append(mi.read_checksum_manifest(samples.resolve(manifest)))
-        elif manifest == "auto" and (found := mi.find_manifest(root if root.is_dir() else root.parent)):
-            frames.append(mi.read_checksum_manifest(found))
+            frames.append(cm.read_checksum_manifest(samples.resolve(manifest)))
+        elif manifest == "auto" and (found := cm.find_manifest(root if root.is_dir() else root.parent)):
+            frames.append(cm.read_checksum_manifest(found))
         if expected_sha256.strip():
             if root.is_dir():
                 raise InputError(
@@ -463,13 +465,13 @@ def diagnose_model_load(
             frames.append(
                 pd.DataFrame(
                     [(root.name, "sha256", expected_sha256.strip().lower(), None, "expected_sha256 parameter", None)],
-                    columns=mi.MANIFEST_COLUMNS,
+                    columns=cm.MANIFEST_COLUMNS,
                 )
             )
         extra: list[Verdict] = []
         if mlflow_model.strip():
             try:
-                recorded = mi.expected_from_mlflow(mlflow_model, list(state["names"].values()))
+                recorded = cm.expected_from_mlflow(mlflow_model, list(state["names"].values()))
             except Exception as exc:  # MissingDependencyError included: a SKIP, not an error
                 from opskit.errors import MissingDependencyError
 
@@ -505,9 +507,9 @@ def diagnose_model_load(
         return [*mi.integrity_verdicts(result), *extra]
 
     def shards() -> list[Verdict]:
-        found = mi.check_shard_sets(root) if root.is_dir() else []
+        found = ss.check_shard_sets(root) if root.is_dir() else []
         state["shards"] = tuple(found)
-        return mi.shard_verdicts(found)
+        return ss.shard_verdicts(found)
 
     def formats() -> list[Verdict]:
         out = mi.format_verdicts(state["infos"], state["names"])

@@ -1,23 +1,17 @@
-"""Is the copy whole? Sizes and checksums of model files against what their source says, and shard sets.
+"""Is the copy whole? Sizes and checksums of model files against what their source says; what each file is.
 
-Expected hashes come from a ``sha256sum``/``md5sum`` manifest (also the BSD ``SHA256 (file) = ...``
-form), a JSON manifest, a single expected SHA-256, or the tags of a registered model version in
-MLflow (``sha256`` or ``sha256:<file>``; optional, needs ``mlflow``). Files are read once, in chunks
-of 8 MiB, feeding every algorithm needed; a known size that differs fails before any hashing.
+Expected hashes come from :mod:`opskit.analyses.checksum_manifests` (a ``sha256sum``/``md5sum`` or JSON
+manifest, a single expected SHA-256, or MLflow tags). Files are read once, in chunks of 8 MiB, feeding
+every algorithm needed; a known size that differs fails before any hashing. Shard sets are judged in
+:mod:`opskit.analyses.shard_sets`.
 
-A shard set (``model-00001-of-00004.safetensors`` ... with ``model.safetensors.index.json``) is
-judged as a whole: shards missing from the numbered set, extra shards, shards the index names that
-are absent, and shards present that the index never names.
-
-The equivalent by hand: ``sha256sum -c SHA256SUMS`` and ``ls model-*-of-*.safetensors``.
+The equivalent by hand: ``sha256sum -c SHA256SUMS``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,24 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from opskit.analyses.checksum_manifests import MANIFEST_COLUMNS
+from opskit.analyses.checksum_manifests import read_checksum_manifest as read_checksum_manifest  # bench uses it here
 from opskit.checks import Status, Verdict
-from opskit.errors import InputError, MissingDependencyError
 
 CHUNK_BYTES = 8 * 1024 * 1024
-HEX_ALGORITHMS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
-MANIFEST_NAMES = (
-    "SHA256SUMS",
-    "SHA256SUMS.txt",
-    "sha256sums.txt",
-    "sha256sum.txt",
-    "checksums.sha256",
-    "MD5SUMS",
-    "md5sums.txt",
-    "checksums.md5",
-    "checksums.txt",
-    "manifest.json",
-    "checksums.json",
-)
 REFETCH = "fetch the file again from its source (the copy differs from what the source published)"
 
 
@@ -76,129 +57,6 @@ def hash_files(
         return {p: hash_file(p, algos(p)) for p in paths}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return dict(zip(paths, pool.map(lambda p: hash_file(p, algos(p)), paths), strict=True))
-
-
-# ----------------------------------------------------------------------------------------- manifests
-MANIFEST_COLUMNS = ["file", "algorithm", "expected", "expected_size_bytes", "source", "line"]
-_GNU = re.compile(r"^\\?(?P<hex>[0-9a-fA-F]{32,128}) [ *](?P<file>.+)$")
-_BSD = re.compile(r"^(?P<algo>[A-Za-z0-9-]+) ?\((?P<file>.+)\) ?= ?(?P<hex>[0-9a-fA-F]{32,128})$")
-
-
-def read_checksum_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a ``sha256sum``/``md5sum`` (GNU or BSD style) or JSON manifest.
-
-    Columns: ``file`` (as written, relative to the manifest's folder), ``algorithm``, ``expected``
-    (lower-case hex), ``expected_size_bytes`` (JSON manifests only, else missing), ``source``
-    (``name:line``), ``line``. JSON forms: ``{"files": [{"path", "sha256"|"md5", "size"}]}``,
-    ``{file: hex}`` or ``{file: {"sha256": hex, "size": n}}``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("manifest not found", path=path, hint="pass the sha256sum file or JSON manifest, or ''")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".json" or text.lstrip().startswith(("{", "[")):
-        rows = _json_manifest(path, text)
-    else:
-        rows = []
-        for number, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            m = _GNU.match(line) or _BSD.match(line)
-            if not m or len(m["hex"]) not in HEX_ALGORITHMS:
-                raise InputError(
-                    "not a checksum line: expected '<hex>  <file>' (sha256sum) or 'SHA256 (file) = <hex>'",
-                    path=path,
-                    line=number,
-                    hint="regenerate it with: sha256sum FILES > SHA256SUMS",
-                )
-            algo = m.groupdict().get("algo")
-            algorithm = algo.lower().replace("-", "") if algo else HEX_ALGORITHMS[len(m["hex"])]
-            rows.append((m["file"].strip(), algorithm, m["hex"].lower(), None, f"{path.name}:{number}", number))
-    if not rows:
-        raise InputError("manifest lists no files", path=path, hint="regenerate it with: sha256sum FILES > SHA256SUMS")
-    frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    frame["expected_size_bytes"] = frame["expected_size_bytes"].astype("Int64")
-    return frame
-
-
-def _json_manifest(path: Path, text: str) -> list[tuple]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"manifest is not valid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-    entries: list[tuple[str, object]]
-    if isinstance(data, dict) and isinstance(data.get("files"), list):
-        entries = [(e.get("path") or e.get("file") or e.get("name"), e) for e in data["files"] if isinstance(e, dict)]
-    elif isinstance(data, dict):
-        entries = list(data.items())
-    else:
-        raise InputError("JSON manifest must be an object", path=path, hint='{"files": [{"path": ..., "sha256": ...}]}')
-    rows = []
-    for index, (name, entry) in enumerate(entries, 1):
-        where = f"{path.name}:{name}"
-        if isinstance(entry, str):
-            entry = {HEX_ALGORITHMS.get(len(entry), "sha256"): entry}
-        if not name or not isinstance(entry, dict):
-            raise InputError(f"entry {index} has no file name or no hash", path=path, column=str(name))
-        size = entry.get("size", entry.get("size_bytes"))
-        found = [(a, str(entry[a]).lower()) for a in ("sha256", "md5", "sha512", "sha1") if entry.get(a)]
-        if not found:
-            raise InputError(f"entry for {name!r} has no sha256 or md5", path=path, column=str(name))
-        for algorithm, hexdigest in found[:1]:
-            rows.append((str(name), algorithm, hexdigest, int(size) if size is not None else None, where, None))
-    return rows
-
-
-def find_manifest(folder: str | Path) -> Path | None:
-    """The checksum manifest beside the model files, by its usual names; None when there is none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    for name in MANIFEST_NAMES:
-        if (folder / name).is_file():
-            return folder / name
-    found = sorted(folder.glob("*.sha256")) + sorted(folder.glob("*.md5"))
-    return found[0] if found else None
-
-
-def expected_from_mlflow(model_uri: str, files: Iterable[str] = (), tracking_uri: str | None = None) -> pd.DataFrame:
-    """Expected hashes recorded for a registered model version: ``models:/NAME/VERSION``.
-
-    Reads the version's tags (and its run's tags and params): ``sha256`` (the single model file)
-    or ``sha256:<file>`` per file; likewise ``md5``. Needs the ``mlflow`` package (extra ``mlflow``).
-    """
-    try:
-        from mlflow.tracking import MlflowClient
-    except ImportError as exc:
-        raise MissingDependencyError("mlflow", extra="mlflow", feature="hashes recorded in MLflow") from exc
-    m = re.fullmatch(r"models:/(?P<name>[^/]+)/(?P<version>\d+)", model_uri.strip())
-    if not m:
-        raise InputError(
-            f"not a registered model version URI: {model_uri!r}", column="mlflow_model", hint="use models:/NAME/VERSION"
-        )
-    client = MlflowClient(tracking_uri=tracking_uri) if tracking_uri else MlflowClient()
-    version = client.get_model_version(m["name"], m["version"])
-    recorded: dict[str, str] = {}
-    if getattr(version, "run_id", None):
-        run = client.get_run(version.run_id)
-        recorded.update(run.data.params or {})
-        recorded.update(run.data.tags or {})
-    recorded.update(version.tags or {})
-    files = list(files)
-    rows = []
-    for key, value in recorded.items():
-        algorithm, _, file = key.partition(":")
-        if algorithm.lower() not in ("sha256", "md5") or not re.fullmatch(r"[0-9a-fA-F]{32,64}", str(value)):
-            continue
-        if not file:
-            if len(files) != 1:
-                continue
-            file = files[0]
-        rows.append((file, algorithm.lower(), str(value).lower(), None, f"{model_uri} tag {key}", None))
-    frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    frame["expected_size_bytes"] = frame["expected_size_bytes"].astype("Int64")
-    return frame
 
 
 # ------------------------------------------------------------------------------------------ integrity
@@ -398,166 +256,6 @@ def integrity_verdicts(result: IntegrityResult) -> list[Verdict]:
                     unit="sha256",
                     message="not in the manifest: nothing to compare with",
                     next_step="check where this file came from; add it to the manifest if it belongs",
-                )
-            )
-    return out
-
-
-# ----------------------------------------------------------------------------------------- shard sets
-_SHARD = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})(?P<ext>\.[A-Za-z0-9]+)$")
-
-
-@dataclass(frozen=True)
-class ShardSetResult:
-    """One shard set: ``name`` (e.g. ``model-*-of-00004.safetensors``), its index file when there is
-    one, and the shard file names that are ``missing``, ``extra`` (numbered outside the set, or of
-    another total), ``absent_in_index`` (named by the index, not on disk) and ``not_in_index``."""
-
-    name: str
-    total: int
-    index_file: str | None
-    present: tuple[str, ...]
-    missing: tuple[str, ...]
-    extra: tuple[str, ...]
-    absent_in_index: tuple[str, ...]
-    not_in_index: tuple[str, ...]
-    tensors_in_missing: int = 0
-    not_in_shard: tuple[str, ...] = ()  # tensors the index places in a present shard whose header lacks them
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.extra or self.absent_in_index or self.not_in_index or self.not_in_shard)
-
-
-def check_shard_sets(folder: str | Path) -> list[ShardSetResult]:
-    """Find the shard sets in ``folder`` (by file name and by ``*.index.json``) and check each."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    shards: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
-    for p in folder.iterdir():
-        m = _SHARD.match(p.name)
-        if m and p.is_file():
-            shards.setdefault((m["stem"], m["ext"]), []).append((int(m["index"]), int(m["total"]), p.name))
-    indexes: dict[tuple[str, str], tuple[str, dict]] = {}
-    for p in sorted(folder.glob("*.index.json")):
-        try:
-            weight_map = json.loads(p.read_text(encoding="utf-8")).get("weight_map", {})
-        except (json.JSONDecodeError, AttributeError) as exc:
-            raise InputError(f"shard index is not a JSON object with a weight_map: {exc}", path=p) from exc
-        for file in set(weight_map.values()):
-            m = _SHARD.match(str(file))
-            if m:
-                indexes[(m["stem"], m["ext"])] = (p.name, weight_map)
-                break
-    results = []
-    for key in sorted(set(shards) | set(indexes)):
-        stem, ext = key
-        found = sorted(shards.get(key, []))
-        index_name, weight_map = indexes.get(key, (None, {}))
-        named = set(map(str, weight_map.values()))
-        totals = [t for _, t, _ in found] + [int(_SHARD.match(n)["total"]) for n in named if _SHARD.match(n)]
-        total = max(set(totals), key=totals.count) if totals else 0
-        expected = {f"{stem}-{i:05d}-of-{total:05d}{ext}" for i in range(1, total + 1)}
-        present = {n for _, _, n in found}
-        absent = sorted(n for n in named if n not in present)
-        not_in_shard = _tensors_not_in_shard(folder, weight_map, present) if ext == ".safetensors" else []
-        results.append(
-            ShardSetResult(
-                name=f"{stem}-*-of-{total:05d}{ext}",
-                total=total,
-                index_file=index_name,
-                present=tuple(sorted(present)),
-                missing=tuple(sorted(expected - present)),
-                extra=tuple(sorted(present - expected)),
-                absent_in_index=tuple(absent),
-                not_in_index=tuple(sorted(present - named)) if index_name else (),
-                tensors_in_missing=sum(1 for f in weight_map.values() if f in set(absent)),
-                not_in_shard=tuple(not_in_shard),
-            )
-        )
-    return results
-
-
-def _tensors_not_in_shard(folder: Path, weight_map: Mapping[str, str], present: set[str]) -> list[str]:
-    """Tensors the index assigns to a present safetensors shard whose header does not list them."""
-    from opskit.sources.model_headers import inspect_safetensors
-
-    held: dict[str, set[str]] = {}
-    for name in present:
-        info = inspect_safetensors(folder / name)
-        held[name] = set(info.tensors["name"]) if info.tensors is not None else set()
-    return sorted(t for t, f in weight_map.items() if f in held and held[f] and t not in held[f])
-
-
-def shard_verdicts(results: Iterable[ShardSetResult]) -> list[Verdict]:
-    """One ``shard set`` verdict per set: FAIL when a shard is missing, extra or unindexed."""
-    out = []
-    for r in results:
-        problems = []
-        if r.missing:
-            problems.append(f"missing {len(r.missing)} of {r.total}: {', '.join(r.missing)}")
-        if r.absent_in_index:
-            problems.append(
-                f"{r.index_file} names absent files: {', '.join(r.absent_in_index)}"
-                + (f" ({r.tensors_in_missing} tensors)" if r.tensors_in_missing else "")
-            )
-        if r.extra:
-            problems.append(f"extra shards outside the set of {r.total}: {', '.join(r.extra)}")
-        if r.not_in_index:
-            problems.append(f"present but not named by {r.index_file}: {', '.join(r.not_in_index)}")
-        if r.not_in_shard:
-            more = f" (+{len(r.not_in_shard) - 3})" if len(r.not_in_shard) > 3 else ""
-            problems.append(
-                f"{r.index_file} places {len(r.not_in_shard)} tensors in shards that do not hold them: "
-                f"{', '.join(r.not_in_shard[:3])}{more}"
-            )
-        evidence = f"present: {', '.join(r.present) or 'none'}; index: {r.index_file or 'none'}"
-        if problems:
-            fix = (
-                "fetch the missing shards (e.g. huggingface-cli download REPO --include 'model-*'); "
-                if r.missing or r.absent_in_index
-                else ""
-            )
-            if r.extra or r.not_in_index or r.not_in_shard:
-                fix += "remove stray shards from another revision, or fetch the index and shards of one revision"
-            out.append(
-                Verdict(
-                    "shard set",
-                    Status.FAIL,
-                    subject=r.name,
-                    observed=len(r.present),
-                    threshold=r.total,
-                    unit="shards",
-                    evidence=evidence,
-                    message="; ".join(problems),
-                    next_step=fix.rstrip("; "),
-                )
-            )
-        elif r.index_file is None:
-            out.append(
-                Verdict(
-                    "shard set",
-                    Status.WARN,
-                    subject=r.name,
-                    observed=len(r.present),
-                    threshold=r.total,
-                    unit="shards",
-                    evidence=evidence,
-                    message="all shards present but no *.index.json",
-                    next_step="fetch the index file too: loaders need it to find tensors",
-                )
-            )
-        else:
-            out.append(
-                Verdict(
-                    "shard set",
-                    Status.PASS,
-                    subject=r.name,
-                    observed=len(r.present),
-                    threshold=r.total,
-                    unit="shards",
-                    evidence=evidence,
                 )
             )
     return out

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from opskit.analyses import checksum_manifests as cm
 from opskit.analyses import model_integrity as mi
+from opskit.analyses import shard_sets as ss
 from opskit.checks import Status
 from opskit.errors import InputError, MissingDependencyError
 from opskit.sources.model_files import inspect_model_file
@@ -45,7 +47,7 @@ def test_hash_files_in_parallel_equals_serial(tmp_path):
 def test_gnu_manifest_text_and_binary_markers(tmp_path):
     path = tmp_path / "SHA256SUMS"
     path.write_text(f"{'a' * 64}  model.safetensors\n# comment\n\n{'B' * 64} *sub/dir/w.bin\n{'c' * 32}  cfg.json\n")
-    frame = mi.read_checksum_manifest(path)
+    frame = cm.read_checksum_manifest(path)
     assert list(frame["file"]) == ["model.safetensors", "sub/dir/w.bin", "cfg.json"]
     assert list(frame["algorithm"]) == ["sha256", "sha256", "md5"]
     assert frame.loc[1, "expected"] == "b" * 64
@@ -53,12 +55,12 @@ def test_gnu_manifest_text_and_binary_markers(tmp_path):
 
 
 def test_bsd_style_manifest():
-    frame = mi.read_checksum_manifest(FIXTURES / "sha256sums_bsd_style.txt")
+    frame = cm.read_checksum_manifest(FIXTURES / "sha256sums_bsd_style.txt")
     assert frame[["file", "algorithm"]].values.tolist() == [["weights.bin", "sha256"], ["config.json", "md5"]]
 
 
 def test_json_manifest_with_sizes():
-    frame = mi.read_checksum_manifest(FIXTURES / "manifest_files_list.json")
+    frame = cm.read_checksum_manifest(FIXTURES / "manifest_files_list.json")
     assert frame.set_index("file")["expected_size_bytes"].to_dict() == {"weights.bin": 3, "config.json": 99}
     assert frame.set_index("file")["algorithm"].to_dict() == {"weights.bin": "sha256", "config.json": "md5"}
 
@@ -66,30 +68,30 @@ def test_json_manifest_with_sizes():
 def test_json_manifest_as_plain_mapping(tmp_path):
     path = tmp_path / "checksums.json"
     path.write_text(json.dumps({"a.bin": "f" * 64, "b.bin": {"sha256": "e" * 64, "size": 10}}))
-    frame = mi.read_checksum_manifest(path)
+    frame = cm.read_checksum_manifest(path)
     assert frame.set_index("file")["expected"].to_dict() == {"a.bin": "f" * 64, "b.bin": "e" * 64}
 
 
 def test_bad_manifest_line_names_the_line():
     with pytest.raises(InputError) as err:
-        mi.read_checksum_manifest(FIXTURES / "sha256sums_bad_line.txt")
+        cm.read_checksum_manifest(FIXTURES / "sha256sums_bad_line.txt")
     assert err.value.line == 2 and err.value.path.endswith("sha256sums_bad_line.txt") and err.value.hint
 
 
 def test_empty_and_missing_manifest(tmp_path):
     (tmp_path / "SHA256SUMS").write_text("\n# nothing\n")
     with pytest.raises(InputError):
-        mi.read_checksum_manifest(tmp_path / "SHA256SUMS")
+        cm.read_checksum_manifest(tmp_path / "SHA256SUMS")
     with pytest.raises(InputError):
-        mi.read_checksum_manifest(tmp_path / "absent")
+        cm.read_checksum_manifest(tmp_path / "absent")
 
 
 def test_find_manifest_by_usual_names(tmp_path):
-    assert mi.find_manifest(tmp_path) is None
+    assert cm.find_manifest(tmp_path) is None
     (tmp_path / "model.sha256").write_text("x")
-    assert mi.find_manifest(tmp_path).name == "model.sha256"
+    assert cm.find_manifest(tmp_path).name == "model.sha256"
     (tmp_path / "SHA256SUMS").write_text("x")
-    assert mi.find_manifest(tmp_path).name == "SHA256SUMS"
+    assert cm.find_manifest(tmp_path).name == "SHA256SUMS"
 
 
 # ---------------------------------------------------------------------------------------- integrity
@@ -111,7 +113,7 @@ def folder(tmp_path) -> Path:
 
 def test_check_integrity_statuses(folder):
     files = [folder / "good.bin", folder / "bad.bin", folder / "stray.bin"]
-    result = mi.check_integrity(folder, files, mi.read_checksum_manifest(folder / "SHA256SUMS"))
+    result = mi.check_integrity(folder, files, cm.read_checksum_manifest(folder / "SHA256SUMS"))
     status = result.files.set_index("file")["status"].to_dict()
     assert status == {"good.bin": "match", "bad.bin": "mismatch", "stray.bin": "not listed", "gone.bin": "missing",
                       "config.json": "match"}  # fmt: skip
@@ -127,7 +129,7 @@ def test_check_integrity_statuses(folder):
 def test_size_mismatch_fails_before_hashing(tmp_path):
     (tmp_path / "weights.bin").write_bytes(b"fo")  # the manifest says 3 bytes
     result = mi.check_integrity(tmp_path, [tmp_path / "weights.bin"],
-                                mi.read_checksum_manifest(FIXTURES / "manifest_files_list.json"))  # fmt: skip
+                                cm.read_checksum_manifest(FIXTURES / "manifest_files_list.json"))  # fmt: skip
     row = result.files.set_index("file").loc["weights.bin"]
     assert row["status"] == "size mismatch" and pd.isna(row["actual"]) and result.hashed_bytes == 0
     verdict = next(v for v in mi.integrity_verdicts(result) if v.subject == "weights.bin")
@@ -144,7 +146,7 @@ def test_nothing_expected_is_one_skip_with_the_hashes(tmp_path):
 def test_single_file_root(tmp_path):
     (tmp_path / "w.bin").write_bytes(b"abc")
     expected = pd.DataFrame([("w.bin", "sha256", sha(b"abc"), None, "expected_sha256 parameter", None)],
-                            columns=mi.MANIFEST_COLUMNS)  # fmt: skip
+                            columns=cm.MANIFEST_COLUMNS)  # fmt: skip
     result = mi.check_integrity(tmp_path / "w.bin", [tmp_path / "w.bin"], expected)
     assert result.files["status"].tolist() == ["match"]
 
@@ -176,7 +178,7 @@ def mlflow_store(tmp_path_factory) -> str:
 
 def test_expected_hash_from_mlflow_version_and_run_tags(mlflow_store, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
-    frame = mi.expected_from_mlflow("models:/classifier/1")
+    frame = cm.expected_from_mlflow("models:/classifier/1")
     assert frame.set_index("file")["expected"].to_dict() == {
         "model.safetensors": "a" * 64,  # version tag, lower-cased
         "tok.json": "b" * 32,  # tag of the run that produced the version
@@ -191,14 +193,14 @@ def test_expected_hash_from_mlflow_version_and_run_tags(mlflow_store, monkeypatc
 
 
 def test_bare_sha256_tag_applies_to_the_single_file(mlflow_store):
-    frame = mi.expected_from_mlflow("models:/classifier/2", ["w.pt"], tracking_uri=mlflow_store)
+    frame = cm.expected_from_mlflow("models:/classifier/2", ["w.pt"], tracking_uri=mlflow_store)
     assert frame["file"].tolist() == ["w.pt"] and frame["expected"].tolist() == ["c" * 64]
-    assert mi.expected_from_mlflow("models:/classifier/2", ["a.pt", "b.pt"], tracking_uri=mlflow_store).empty
+    assert cm.expected_from_mlflow("models:/classifier/2", ["a.pt", "b.pt"], tracking_uri=mlflow_store).empty
 
 
 def test_mlflow_uri_must_name_a_registered_model_version(mlflow_store):
     with pytest.raises(InputError) as err:
-        mi.expected_from_mlflow("runs:/abc/model", tracking_uri=mlflow_store)
+        cm.expected_from_mlflow("runs:/abc/model", tracking_uri=mlflow_store)
     assert err.value.column == "mlflow_model"
 
 
@@ -206,7 +208,7 @@ def test_mlflow_not_installed(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # as if the extra were not installed
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     with pytest.raises(MissingDependencyError) as err:
-        mi.expected_from_mlflow("models:/classifier/1")
+        cm.expected_from_mlflow("models:/classifier/1")
     assert err.value.extra == "mlflow"
 
 
@@ -225,39 +227,39 @@ def shard(i: int, n: int = 4) -> str:
 
 def test_complete_shard_set_passes(tmp_path):
     shards(tmp_path, [shard(i) for i in range(1, 5)], [shard(i) for i in range(1, 5)])
-    (result,) = mi.check_shard_sets(tmp_path)
+    (result,) = ss.check_shard_sets(tmp_path)
     assert result.ok and result.total == 4 and result.index_file == "model.safetensors.index.json"
-    assert [v.status for v in mi.shard_verdicts([result])] == [Status.PASS]
+    assert [v.status for v in ss.shard_verdicts([result])] == [Status.PASS]
 
 
 def test_missing_shard_named_by_index(tmp_path):
     shards(tmp_path, [shard(1), shard(2), shard(4)], [shard(i) for i in (1, 2, 3, 3, 4)])
-    (result,) = mi.check_shard_sets(tmp_path)
+    (result,) = ss.check_shard_sets(tmp_path)
     assert result.missing == (shard(3),) and result.absent_in_index == (shard(3),)
     assert result.tensors_in_missing == 2
-    (verdict,) = mi.shard_verdicts([result])
+    (verdict,) = ss.shard_verdicts([result])
     assert verdict.status is Status.FAIL and (verdict.observed, verdict.threshold) == (3, 4)
     assert shard(3) in verdict.message
 
 
 def test_extra_and_unindexed_shards(tmp_path):
     shards(tmp_path, [shard(1, 2), shard(2, 2), shard(3, 2), shard(1, 3)], [shard(1, 2), shard(2, 2)])
-    (result,) = mi.check_shard_sets(tmp_path)
+    (result,) = ss.check_shard_sets(tmp_path)
     assert result.total == 2 and not result.missing
     assert set(result.extra) == {shard(3, 2), shard(1, 3)}
     assert set(result.not_in_index) == {shard(3, 2), shard(1, 3)}
-    assert "stray" in mi.shard_verdicts([result])[0].next_step
+    assert "stray" in ss.shard_verdicts([result])[0].next_step
 
 
 def test_shards_without_index_warn(tmp_path):
     shards(tmp_path, [shard(1, 2), shard(2, 2)])
-    assert [v.status for v in mi.shard_verdicts(mi.check_shard_sets(tmp_path))] == [Status.WARN]
+    assert [v.status for v in ss.shard_verdicts(ss.check_shard_sets(tmp_path))] == [Status.WARN]
 
 
 def test_broken_index_is_an_input_error(tmp_path):
     (tmp_path / "model.safetensors.index.json").write_text("{not json")
     with pytest.raises(InputError) as err:
-        mi.check_shard_sets(tmp_path)
+        ss.check_shard_sets(tmp_path)
     assert err.value.path.endswith("model.safetensors.index.json")
 
 
@@ -283,9 +285,9 @@ def test_index_placing_tensors_in_the_wrong_shard(tmp_path):
     (tmp_path / shard(2, 2)).write_bytes(safetensors_bytes(two))
     index = {"weight_map": {"a": shard(1, 2), "b": shard(1, 2)}}  # "b" is in shard 2, not 1
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
-    (result,) = mi.check_shard_sets(tmp_path)
+    (result,) = ss.check_shard_sets(tmp_path)
     assert result.not_in_shard == ("b",) and result.not_in_index == (shard(2, 2),)
-    (verdict,) = mi.shard_verdicts([result])
+    (verdict,) = ss.shard_verdicts([result])
     assert verdict.status is Status.FAIL and "do not hold them: b" in verdict.message
 
 
