@@ -2,8 +2,8 @@
 
 ``runbooks/diagnose_training_interruption.ipynb`` narrates this module. :func:`diagnose_interruption`
 reads the training progress (:mod:`opskit.analyses.training_logs`), scans the logs for faults
-(:func:`opskit.analyses.faults.scan`) and checks the checkpoints on disk
-(:mod:`opskit.analyses.checkpoints`), each inside :func:`opskit.checks.run_checks` so that one input
+(:func:`opskit.analyses.faults.scan`) and checks the checkpoints on disk (:mod:`opskit.analyses.checkpoints`,
+:mod:`opskit.analyses.checkpoint_resume`), each inside :func:`opskit.checks.run_checks` so that one input
 that cannot be read becomes an ERROR row while the others are still judged. The pieces it combines,
 :func:`judge_log_faults` and :func:`judge_resume`, work on results already computed.
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from opskit.analyses import checkpoints as ckpt
+from opskit.analyses.checkpoint_resume import ResumePlan, build_resume_command, judge_checkpoints
+from opskit.analyses.checkpoints import CheckpointScan, find_checkpoints
 from opskit.analyses.fault_details import NcclWatchdog, parse_nccl_watchdog
 from opskit.analyses.faults import ScanResult, scan
 from opskit.analyses.training import TrainingResult, analyze_training
@@ -37,8 +38,8 @@ class InterruptionReport:
     training: TrainingResult | None = None
     faults: ScanResult | None = None
     watchdog: NcclWatchdog | None = None
-    checkpoints: ckpt.CheckpointScan | None = None
-    plan: ckpt.ResumePlan | None = None
+    checkpoints: CheckpointScan | None = None
+    plan: ResumePlan | None = None
 
     def faults_headline(self) -> str:
         """Why the findings are ranked as they are; or that there are none, or that the scan did not run."""
@@ -153,7 +154,7 @@ def judge_log_faults(
 
 
 def judge_resume(
-    scan_result: ckpt.CheckpointScan,
+    scan_result: CheckpointScan,
     training: TrainingResult | None = None,
     *,
     launcher: str = "hf_trainer",
@@ -161,7 +162,7 @@ def judge_resume(
     script_args: str = "",
     nproc_per_node: int = 8,
     nnodes: int = 1,
-) -> tuple[list[Verdict], ckpt.ResumePlan | None]:
+) -> tuple[list[Verdict], ResumePlan | None]:
     """Checkpoint verdicts and the resume command, from the newest complete checkpoint before the first NaN/inf loss.
 
     Without training progress (or without a non-finite loss) the newest complete checkpoint is chosen.
@@ -171,10 +172,10 @@ def judge_resume(
     chosen = scan_result.resume_before(first_nan)
     plan = None
     if chosen is not None:
-        plan = ckpt.build_resume_command(
+        plan = build_resume_command(
             chosen, launcher, script=script, script_args=script_args, nproc_per_node=nproc_per_node, nnodes=nnodes
         )
-    return ckpt.judge_checkpoints(scan_result, plan, before_step=first_nan), plan
+    return judge_checkpoints(scan_result, plan, before_step=first_nan), plan
 
 
 def sample_beside_real_input(value: str | None, main: str) -> bool:
@@ -229,9 +230,7 @@ def diagnose_interruption(
                 message="no checkpoint_dir given",
                 next_step="rerun with -p checkpoint_dir PATH (the run's output folder)",
             )
-        found = parts["checkpoints"] = ckpt.find_checkpoints(
-            resolver(checkpoint_dir), world_size=nproc_per_node * nnodes
-        )
+        found = parts["checkpoints"] = find_checkpoints(resolver(checkpoint_dir), world_size=nproc_per_node * nnodes)
         rows, parts["plan"] = judge_resume(
             found,
             parts.get("training"),

@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from opskit.analyses.checkpoints import (
-    build_resume_command,
-    find_checkpoints,
-    judge_checkpoints,
-    verify_safetensors,
-    verify_torch_file,
-)
+from opskit.analyses.checkpoint_files import verify_safetensors, verify_torch_file
+from opskit.analyses.checkpoint_resume import build_resume_command, judge_checkpoints
+from opskit.analyses.checkpoints import find_checkpoints
 from opskit.errors import InputError
 
 
