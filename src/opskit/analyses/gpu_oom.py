@@ -219,11 +219,18 @@ class OomReport:
         """The changes combined until the job fits, each saving on top of the rows above it."""
         return remedies_frame(list(self.plan))
 
-    def plan_note(self) -> str:
-        """Why there is no plan to show ("" when there is one, or no estimate)."""
-        if self.plan or self.estimate is None:
-            return ""
-        return "nothing to combine: the estimate fits, or the GPU capacity is unknown"
+    def plan_summary(self) -> str:
+        """One sentence on the plan: what the combined changes reach, or why there is nothing to combine."""
+        if self.estimate is None:
+            return "no memory estimate: see the verdict table"
+        if not self.plan:
+            return "nothing to combine: the estimate fits, or the GPU capacity is unknown"
+        last = self.plan[-1]
+        verdict = "fits" if last.fits_after else "still does not fit"
+        return (
+            f"{len(self.plan)} change(s) take the estimate from {self.estimate.total_gib:.1f} to "
+            f"{last.total_after_gib:.1f} GiB per GPU ({verdict} in {self.estimate.capacity_gib:.1f} GiB)"
+        )
 
     def figures(self) -> dict[str, Any]:
         """The key figures for ``publish_summary``: the OOM's class and request, the estimate, the top remedy."""

@@ -72,9 +72,9 @@ class InterruptionReport:
         return pd.DataFrame(columns=columns) if self.checkpoints is None else self.checkpoints.to_frame()[columns]
 
     def resume_markdown(self) -> str:
-        """The resume point, its command in a code block and the notes on it, as Markdown ("" without a plan)."""
+        """The resume point, its command in a code block and the notes on it, as Markdown; or why there is none."""
         if self.plan is None:
-            return ""
+            return "no resume command: see the verdict table (resume point)"
         chosen = self.plan.checkpoint
         text = f"Resume from **step {chosen.step}** (`{chosen.path.name}`):\n\n```\n{self.plan.command}\n```"
         return text + "".join(f"\n\n- {note}" for note in self.plan.notes)

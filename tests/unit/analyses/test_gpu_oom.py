@@ -9,9 +9,9 @@ import pytest
 
 from opskit.analyses.fault_details import CudaOom
 from opskit.analyses.faults import scan
-from opskit.analyses.gpu_oom import diagnose_oom, judge_job_memory, judge_oom_scan
+from opskit.analyses.gpu_oom import OomReport, diagnose_oom, judge_job_memory, judge_oom_scan
 from opskit.analyses.memory_estimate import JobConfig
-from opskit.checks import Status
+from opskit.checks import Status, VerdictTable
 from opskit.samples import resolve
 
 LOGS = Path(__file__).parents[2] / "fixtures" / "logs"
@@ -75,7 +75,8 @@ def test_sample_oom_end_to_end():
     assert set(report.oom_figures_gib()) >= {"requested_gib", "total_gib", "free_gib"}
     table = report.remedies_table()
     assert list(table["rank"]) == list(range(1, len(report.remedies) + 1))
-    assert report.plan and report.plan_note() == ""
+    assert report.plan and report.plan[-1].fits_after
+    assert f"to {report.plan[-1].total_after_gib:.1f} GiB per GPU (fits" in report.plan_summary()
     figures = report.figures()
     assert figures["top_remedy"] == report.remedies[0].name and figures["plan_to_fit"] == [r.name for r in report.plan]
     assert figures["fits"] is False and figures["oom_class"] == "capacity"
@@ -91,7 +92,8 @@ def test_the_sample_config_is_never_estimated_beside_a_real_log():
     report = diagnose_oom("/var/log/train/rank5.log", "sample:gpu_oom_job_config", resolver=resolver)
     (estimate,) = [v for v in report.verdicts if v.name == "memory estimate"]
     assert estimate.status == Status.SKIP and asked == ["/var/log/train/rank5.log"]
-    assert report.estimate is None and report.plan_note() == "" and report.figures()["fits"] is None
+    assert report.estimate is None and report.figures()["fits"] is None
+    assert "no memory estimate" in report.plan_summary()
     assert report.oom is not None  # the log is still judged
     none = diagnose_oom("sample:gpu_oom_job", None)
     assert [v.status for v in none.verdicts if v.name == "memory estimate"] == [Status.SKIP]
@@ -105,3 +107,10 @@ def test_unreadable_inputs_become_error_rows(tmp_path):
     assert statuses == {"cuda oom": Status.ERROR, "memory estimate": Status.ERROR}
     assert report.oom_headline().startswith("no CUDA OOM figures") and report.oom_figures_gib() == {}
     assert report.remedies_table().empty and report.plan_table().empty
+
+
+def test_a_job_that_fits_has_nothing_to_combine():
+    rows, estimate, remedies, plan = judge_job_memory(JobConfig(params=1e9, gpu_memory_gib=80.0))
+    assert estimate.fits and plan == []
+    report = OomReport(VerdictTable(rows), estimate=estimate, remedies=tuple(remedies))
+    assert report.plan_summary().startswith("nothing to combine") and report.plan_table().empty
