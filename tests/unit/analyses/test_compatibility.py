@@ -8,19 +8,19 @@ from pathlib import Path
 import pytest
 
 from opskit.analyses import compatibility as cp
+from opskit.analyses import environment as ev
 from opskit.checks import Status
-from opskit.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "models"
 
 
 @pytest.fixture(scope="module")
 def table():
-    return cp.load_compat_table()
+    return ev.load_compat_table()
 
 
-def env(torch: str | None = None, driver: str | None = None, cc: str | None = None, **kw) -> cp.Environment:
-    base = cp.environment_from_pip({"torch": torch}) if torch else cp.Environment()
+def env(torch: str | None = None, driver: str | None = None, cc: str | None = None, **kw) -> ev.Environment:
+    base = ev.environment_from_pip({"torch": torch}) if torch else ev.Environment()
     return base.override(driver_version=driver, compute_capability=cc, **kw)
 
 
@@ -45,67 +45,6 @@ def test_published_driver_minimums(table):
     minor = dict(table[table["kind"] == "cuda_minor_compat_driver"][["key", "value"]].values)
     assert mins["12.4"] == "550.54.14" and mins["11.8"] == "520.61.05"
     assert minor["12"] == "525.60.13" and minor["11"] == "450.80.02"
-
-
-# ---------------------------------------------------------------------------------------- readers
-def test_parse_version():
-    assert cp.parse_version("535.129.03") == (535, 129, 3)
-    assert cp.parse_version("2.4.1+cu121") == (2, 4, 1)
-    assert cp.parse_version("") is None and cp.parse_version("n/a") is None
-
-
-def test_pip_freeze_with_local_cuda_tag():
-    packages = cp.parse_pip_freeze((FIXTURES / "pip_freeze_torch_cu118_local.txt").read_text())
-    assert packages["torch"] == "2.3.1+cu118" and "safetensors" not in packages and "trainer" not in packages
-    e = cp.environment_from_pip(packages)
-    assert (e.torch_version, e.cuda_version) == ("2.3.1+cu118", "11.8")
-
-
-def test_pip_list_with_cpu_build():
-    e = cp.environment_from_pip(cp.parse_pip_freeze((FIXTURES / "pip_list_torch_cpu.txt").read_text()))
-    assert e.torch_version == "2.6.0+cpu" and e.cuda_version is None
-
-
-def test_cuda_from_runtime_wheel_else_table_default():
-    e = cp.environment_from_pip({"torch": "2.5.1", "nvidia-cuda-runtime-cu12": "12.4.127"})
-    assert e.cuda_version == "12.4" and "nvidia-cuda-runtime" in e.sources["cuda_version"]
-    d = cp.environment_from_pip({"torch": "2.1.2"})
-    assert d.cuda_version == "12.1" and "table" in d.sources["cuda_version"]
-
-
-def test_nvidia_smi_table():
-    e = cp.parse_nvidia_smi((FIXTURES / "nvidia_smi_535_h100.txt").read_text())
-    assert (e.driver_version, e.driver_cuda) == ("535.129.03", "12.2")
-    assert [g.name for g in e.gpus] == ["NVIDIA H100 80GB HBM3"] * 2
-
-
-def test_nvidia_smi_query_csv_with_compute_capability():
-    e = cp.parse_nvidia_smi((FIXTURES / "nvidia_smi_query_gpu_v100.csv").read_text())
-    assert e.driver_version == "580.82.07" and e.gpus[0].compute_capability == "7.0"
-
-
-def test_nvidia_smi_without_driver_is_an_input_error():
-    with pytest.raises(InputError) as err:
-        cp.parse_nvidia_smi("name\nfoo\n", "smi.txt")
-    assert err.value.path == "smi.txt" and err.value.hint
-
-
-def test_environment_from_folder_and_missing(tmp_path):
-    (tmp_path / "pip-freeze.txt").write_text("torch==2.4.1+cu124\n")
-    (tmp_path / "nvidia-smi.txt").write_text((FIXTURES / "nvidia_smi_535_h100.txt").read_text())
-    e = cp.environment_from_path(tmp_path)
-    assert (e.cuda_version, e.driver_version) == ("12.4", "535.129.03")
-    assert e.sources["driver_version"].endswith("nvidia-smi.txt")
-    with pytest.raises(InputError):
-        cp.environment_from_path(tmp_path / "nowhere")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError):
-        cp.environment_from_path(tmp_path / "empty")
-
-
-def test_local_environment_does_not_fail_without_gpu():
-    e = cp.detect_local_environment()
-    assert e.sources  # says where each fact came from, or that it is absent
 
 
 # ----------------------------------------------------------------------------------------- driver
@@ -133,7 +72,7 @@ def test_unlisted_minor_uses_the_nearest_lower_row(table):
 def test_cpu_build_on_gpu_machine_warns_and_no_driver_skips(table):
     assert cp.check_driver(env("2.6.0+cpu", "550.54.14", "9.0"), table).status is Status.WARN
     assert cp.check_driver(env("2.6.0+cu124"), table).status is Status.SKIP
-    assert cp.check_driver(cp.Environment(), table).status is Status.SKIP
+    assert cp.check_driver(ev.Environment(), table).status is Status.SKIP
 
 
 # ----------------------------------------------------------------------------------- architectures
@@ -145,31 +84,31 @@ def test_hopper_on_cuda_11_7_has_no_kernels(table):
 
 
 def test_volta_dropped_by_cuda_13():
-    smi = cp.parse_nvidia_smi((FIXTURES / "nvidia_smi_query_gpu_v100.csv").read_text())
-    e = cp.environment_from_pip({"torch": "2.9.0+cu130"}).override(driver_version=smi.driver_version)
-    e = cp.Environment(e.torch_version, e.cuda_version, e.driver_version, gpus=smi.gpus)
+    smi = ev.parse_nvidia_smi((FIXTURES / "nvidia_smi_query_gpu_v100.csv").read_text())
+    e = ev.environment_from_pip({"torch": "2.9.0+cu130"}).override(driver_version=smi.driver_version)
+    e = ev.Environment(e.torch_version, e.cuda_version, e.driver_version, gpus=smi.gpus)
     result = cp.check_compatibility(e)
     (arch,) = [v for v in result.verdicts if v.name == "GPU architecture in build"]
     assert arch.status is Status.FAIL and "dropped sm_70" in arch.message
 
 
 def test_gpu_name_maps_to_compute_capability(table):
-    e = cp.environment_from_pip({"torch": "2.0.1+cu117"})
-    e = cp.Environment(
-        e.torch_version, e.cuda_version, "535.1", gpus=(cp.GpuInfo("NVIDIA L40S"), cp.GpuInfo("NVIDIA L4"))
+    e = ev.environment_from_pip({"torch": "2.0.1+cu117"})
+    e = ev.Environment(
+        e.torch_version, e.cuda_version, "535.1", gpus=(ev.GpuInfo("NVIDIA L40S"), ev.GpuInfo("NVIDIA L4"))
     )
     statuses = {v.subject: (v.status, v.observed) for v in cp.check_gpu_arch(e, table)}
     assert statuses["NVIDIA L40S"][0] is Status.FAIL and statuses["NVIDIA L4"][0] is Status.FAIL
-    a10 = cp.Environment("2.4.1", "12.1", "550.1", gpus=(cp.GpuInfo("NVIDIA A10G"), cp.GpuInfo("Mystery GPU")))
+    a10 = ev.Environment("2.4.1", "12.1", "550.1", gpus=(ev.GpuInfo("NVIDIA A10G"), ev.GpuInfo("Mystery GPU")))
     out = {v.subject: v for v in cp.check_gpu_arch(a10, table)}
     assert out["NVIDIA A10G"].observed == "sm_86" and out["Mystery GPU"].status is Status.SKIP
 
 
 def test_arch_list_from_torch_decides_when_known(table):
-    base = cp.Environment("2.4.1+cu121", "12.1", "550.1", gpus=(cp.GpuInfo("NVIDIA H100", "9.0"),))
-    with_sm90 = cp.check_gpu_arch(cp.Environment(**{**base.__dict__, "arch_list": ("sm_80", "sm_90")}), table)
-    ptx_only = cp.check_gpu_arch(cp.Environment(**{**base.__dict__, "arch_list": ("sm_80", "compute_80")}), table)
-    none = cp.check_gpu_arch(cp.Environment(**{**base.__dict__, "arch_list": ("sm_70", "sm_75")}), table)
+    base = ev.Environment("2.4.1+cu121", "12.1", "550.1", gpus=(ev.GpuInfo("NVIDIA H100", "9.0"),))
+    with_sm90 = cp.check_gpu_arch(ev.Environment(**{**base.__dict__, "arch_list": ("sm_80", "sm_90")}), table)
+    ptx_only = cp.check_gpu_arch(ev.Environment(**{**base.__dict__, "arch_list": ("sm_80", "compute_80")}), table)
+    none = cp.check_gpu_arch(ev.Environment(**{**base.__dict__, "arch_list": ("sm_70", "sm_75")}), table)
     assert [v.status for v in with_sm90 + ptx_only + none] == [Status.PASS, Status.WARN, Status.FAIL]
 
 

@@ -111,7 +111,8 @@ def test_scan_model_file_only_for_pickle_formats(tmp_path):
 def test_payload_is_live_when_unpickled_but_never_runs_during_inspection(tmp_path):
     """The control proves the payload works (a real unpickle in a child process creates the marker);
     inspection, scanning and static key listing of the same file leave no marker."""
-    from opskit.analyses.load_check import diagnose_model_load, static_listing
+    from opskit.analyses.load_check import diagnose_model_load
+    from opskit.analyses.state_dict import static_listing
 
     marker = tmp_path / "payload_ran"
     tensors = classifier_tensors(np.random.default_rng(3))
