@@ -128,3 +128,8 @@ def table_note(frame: pd.DataFrame, title: str, empty: str) -> str:
 def figures_table(figures: Mapping[str, Any], title: str) -> pd.DataFrame:
     """A dict of figures (``result.cold_starts``, ``result.pathological``) as a one-column table named ``title``."""
     return pd.DataFrame({title: pd.Series(dict(figures), dtype=object)})
+
+
+def with_rows(*frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """The frames that have rows, in order: ``display(*with_rows(table))`` shows a table only when it has rows."""
+    return [frame for frame in frames if len(frame)]

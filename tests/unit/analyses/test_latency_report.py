@@ -121,3 +121,10 @@ def test_figures_table_is_one_named_column():
     assert list(table.columns) == ["cold starts"]
     assert table.loc["keyed_by", "cold starts"] == "instance"
     assert report.figures_table({}, "empty").empty
+
+
+def test_with_rows_drops_empty_tables_and_keeps_the_order():
+    a, b = pd.DataFrame({"x": [1]}), pd.DataFrame({"y": [2, 3]})
+    kept = report.with_rows(a, pd.DataFrame(columns=["z"]), b)
+    assert [list(f.columns) for f in kept] == [["x"], ["y"]]
+    assert report.with_rows() == []
