@@ -16,9 +16,8 @@ def _utc(ts) -> str:
     return "n/a" if ts is None or pd.isna(ts) else f"{pd.Timestamp(ts):%Y-%m-%d %H:%M} UTC"
 
 
-def latency_verdicts(result: LatencyResult) -> list[Verdict]:
-    """Judge a :class:`LatencyResult`: SLO per endpoint, error budget and burn-rate alerts, breaches,
-    versions, load spikes, regime changes, latency breakdown, GPU saturation and the likely causes."""
+def _slo_verdicts(result: LatencyResult) -> list[Verdict]:
+    """The SLO quantile per endpoint, the busiest ``max_subjects`` one by one and the rest in one row."""
     th = result.thresholds
     q = f"p{th.slo_quantile * 100:g}"
     out: list[Verdict] = []
@@ -55,6 +54,13 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 message=f"{rest['requests'].sum():,} requests in endpoints beyond the {th.max_subjects} busiest",
             )
         )
+    return out
+
+
+def _budget_verdicts(result: LatencyResult) -> list[Verdict]:
+    """The share of the error budget the slow requests spent."""
+    th = result.thresholds
+    out: list[Verdict] = []
     consumed = result.budget["budget_consumed_pct"]
     out.append(
         Verdict(
@@ -69,6 +75,12 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
             next_step=None if consumed <= 50 else "freeze risky rollouts until the budget recovers",
         )
     )
+    return out
+
+
+def _burn_verdicts(result: LatencyResult) -> list[Verdict]:
+    """One row per burn-rate rule: fired (page FAIL, ticket WARN), never fired, or not covered (SKIP)."""
+    out: list[Verdict] = []
     for rule in result.burn.itertuples():
         if not rule.covered:
             status, evidence = Status.SKIP, f"the data covers less than the {rule.long_window} window"
@@ -89,6 +101,14 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 next_step="page the on-call" if status == Status.FAIL else None,
             )
         )
+    return out
+
+
+def _breach_verdicts(result: LatencyResult) -> list[Verdict]:
+    """The periods the per-bucket quantile was over the SLO, the longest three as evidence."""
+    th = result.thresholds
+    q = f"p{th.slo_quantile * 100:g}"
+    out: list[Verdict] = []
     breaches = result.breaches
     total_min = float(breaches["duration_min"].sum()) if len(breaches) else 0.0
     longest = breaches.sort_values("duration_min", ascending=False).head(3)
@@ -107,6 +127,14 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
             message=f"{len(breaches)} periods" if len(breaches) else None,
         )
     )
+    return out
+
+
+def _version_verdicts(result: LatencyResult) -> list[Verdict]:
+    """Each busy (or slow) model version against the fastest version of its endpoint."""
+    th = result.thresholds
+    q = f"p{th.slo_quantile * 100:g}"
+    out: list[Verdict] = []
     versions = result.by_version.sort_values("requests", ascending=False, kind="stable")
     busiest = versions.index[: th.max_subjects]
     for v in versions[versions.index.isin(busiest) | versions["slow_version"]].itertuples():
@@ -124,6 +152,13 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 next_step=NEXT_STEPS["slow model version"].format(subject=v.model_version) if v.slow_version else None,
             )
         )
+    return out
+
+
+def _load_spike_verdicts(result: LatencyResult) -> list[Verdict]:
+    """Each load spike: FAIL when latency broke the SLO during it."""
+    th = result.thresholds
+    out: list[Verdict] = []
     if len(result.spikes) == 0:
         out.append(Verdict("load spike", Status.PASS, observed=0, evidence="no load spike found"))
     for s in result.spikes.itertuples():
@@ -141,6 +176,13 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 next_step=NEXT_STEPS["saturation"] if hurt else None,
             )
         )
+    return out
+
+
+def _change_verdicts(result: LatencyResult) -> list[Verdict]:
+    """Each latency regime change and what it lines up with."""
+    th = result.thresholds
+    out: list[Verdict] = []
     for c in result.changes.itertuples():
         out.append(
             Verdict(
@@ -156,6 +198,13 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 ),
             )
         )
+    return out
+
+
+def _queueing_verdicts(result: LatencyResult) -> list[Verdict]:
+    """The share of queue time in the latency of slow requests (SKIP without queue_ms/gpu_ms)."""
+    th = result.thresholds
+    out: list[Verdict] = []
     queue = result.breakdown[result.breakdown["component"] == "queue"]
     if len(result.breakdown) == 0:
         out.append(Verdict("latency breakdown", Status.SKIP, message="no queue_ms/gpu_ms columns in the requests"))
@@ -174,6 +223,13 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 next_step=NEXT_STEPS["queueing"] if share >= th.queue_share else None,
             )
         )
+    return out
+
+
+def _gpu_verdicts(result: LatencyResult) -> list[Verdict]:
+    """Buckets with busy GPUs that broke the SLO (SKIP without GPU metrics)."""
+    th = result.thresholds
+    out: list[Verdict] = []
     if "gpu_util_pct" not in result.by_bucket:
         out.append(Verdict("GPU saturation", Status.SKIP, message="no GPU metrics given (-p gpu_metrics ...)"))
     else:
@@ -192,6 +248,12 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 next_step=NEXT_STEPS["saturation"] if len(over) else None,
             )
         )
+    return out
+
+
+def _cause_verdicts(result: LatencyResult) -> list[Verdict]:
+    """The likely causes, one WARN row each, in rank order."""
+    out: list[Verdict] = []
     for c in result.causes.itertuples():
         out.append(
             Verdict(
@@ -205,6 +267,29 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
                 message=f"since {_utc(c.began)}" if pd.notna(c.began) else None,
             )
         )
+    return out
+
+
+_JUDGES = (
+    _slo_verdicts,
+    _budget_verdicts,
+    _burn_verdicts,
+    _breach_verdicts,
+    _version_verdicts,
+    _load_spike_verdicts,
+    _change_verdicts,
+    _queueing_verdicts,
+    _gpu_verdicts,
+    _cause_verdicts,
+)
+
+
+def latency_verdicts(result: LatencyResult) -> list[Verdict]:
+    """Judge a :class:`LatencyResult`: SLO per endpoint, error budget and burn-rate alerts, breaches,
+    versions, load spikes, regime changes, latency breakdown, GPU saturation and the likely causes."""
+    out: list[Verdict] = []
+    for judge in _JUDGES:
+        out.extend(judge(result))
     return out
 
 
