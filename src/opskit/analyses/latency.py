@@ -15,6 +15,7 @@ This module builds the tables per bucket, endpoint and version and calls the par
 - :mod:`~opskit.analyses.latency_slow_requests`: latency breakdown, cold starts, pathological inputs;
 - :mod:`~opskit.analyses.latency_causes`: the likely causes, ranked;
 - :mod:`~opskit.analyses.latency_verdicts`: :func:`latency_verdicts` and :func:`latency_figures`.
+- :mod:`~opskit.analyses.latency_report`: what the ``diagnose_latency`` runbook shows (inputs judged, tables).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from opskit.analyses.latency_changes import align_changes, change_points, versio
 from opskit.analyses.latency_load import in_spike_mask, join_gpu, load_correlations, load_spikes
 from opskit.analyses.latency_quantiles import QUANTILES, epoch_ns, latency_quantiles, quantile_column, resolve_engine
 from opskit.analyses.latency_slow_requests import cold_start_stats, latency_breakdown, pathological_inputs
-from opskit.analyses.latency_thresholds import SRE_BURN_RULES, BurnRule, LatencyThresholds
+from opskit.analyses.latency_thresholds import LatencyThresholds
 from opskit.errors import InputError
 
-__all__ = ["SRE_BURN_RULES", "BurnRule", "LatencyResult", "LatencyThresholds", "analyze_latency"]
+__all__ = ["LatencyResult", "LatencyThresholds", "analyze_latency"]
 
 
 @dataclass(frozen=True)
