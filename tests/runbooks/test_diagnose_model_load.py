@@ -90,6 +90,7 @@ def test_missing_model_path_renders_the_error_first(tmp_path):
     assert first["status"] == "ERROR" and first["name"] == "model files"
     assert "no-such-model" in first["message"] and first["next_step"]
     assert run.summary["status"] == "ERROR" and run.summary["error"] is None  # rendered, not crashed
+    assert run.exit_code == 2
     html = run.html_path.read_text(encoding="utf-8")
     rows = {b: html.find(f">{b}</span></td>") for b in ("ERROR", "FAIL", "WARN", "PASS", "SKIP")}
     assert min((pos, b) for b, pos in rows.items() if pos >= 0)[1] == "ERROR"  # the first row of the table

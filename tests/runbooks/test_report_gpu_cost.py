@@ -69,7 +69,7 @@ def test_report_shows_plots_prices_and_saves_chat_summary(sample_run):
         assert text in html
     nb = nbformat.read(sample_run.notebook_path, as_version=4)
     pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert pngs >= 5
+    assert pngs == 5  # heatmap, per-team distribution, cost per team, wasteful jobs, week over week: each once
     chat = (sample_run.report_dir / "chat_summary.md").read_text(encoding="utf-8")
     assert "2026-W48" in chat and fleet.IDLE_HOST in chat and len(chat.splitlines()) <= 15
 
@@ -87,6 +87,7 @@ def test_empty_file_renders_an_error_first(tmp_path):
     empty = tmp_path / "empty.parquet"
     empty.write_bytes(b"")
     result = run_runbook(RUNBOOK, {"samples": str(empty), "attribution": ""}, reports_dir=tmp_path / "r")
+    assert result.exit_code == 2 and result.summary["status"] == "ERROR"
     first = result.summary["checks"][0]
     assert first["status"] == "ERROR" and first["name"] == "input data" and "empty.parquet" in first["message"]
     assert (result.report_dir / "chat_summary.md").exists()
@@ -96,6 +97,7 @@ def test_unknown_columns_and_unpriced_model(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("time,node,load\n2026-11-23T00:00:00Z,a,50\n")
     result = run_runbook(RUNBOOK, {"samples": str(bad), "attribution": ""}, reports_dir=tmp_path / "r1")
+    assert result.exit_code == 2 and result.summary["status"] == "ERROR"
     first = result.summary["checks"][0]
     assert first["status"] == "ERROR" and "bad.csv" in first["message"]
 

@@ -66,6 +66,7 @@ def test_report_shows_verdicts_then_evidence_and_next_step(sample_run):
     assert html.index("opskit-verdict") < html.index("Evidence around each finding")
     assert "Watchdog caught collective operation timeout" in html
     assert "opskit run diagnose_gpu_oom" in html
+    assert "evidence kept in" in html and "NCCL watchdog" in html
     manifest = json.loads((keep / "manifest.json").read_text())
     assert len(manifest["files"]) == sample.RANKS + 1 and manifest["findings"][0]["fault"] == "cuda_oom"
 
@@ -80,9 +81,10 @@ def test_healthy_job_passes(reports):
 
 def test_missing_log_path_shows_error_row_first(reports, tmp_path):
     run = run_runbook(RUNBOOK, {"log_path": str(tmp_path / "no-such-job")}, reports_dir=reports)
-    assert run.summary["status"] == "ERROR"
+    assert run.summary["status"] == "ERROR" and run.exit_code == 2 and run.summary["error"] is None
     first = run.summary["checks"][0]
     assert first["name"] == "log faults" and first["status"] == "ERROR"
     assert "no-such-job" in first["message"]
     html = run.html_path.read_text(encoding="utf-8")
     assert html.index("ERROR") < html.index("disk space")
+    assert "The logs could not be scanned" in html
