@@ -18,11 +18,10 @@ import pandas as pd
 
 from opskit.analyses.fault_details import CudaOom, parse_cuda_oom
 from opskit.analyses.faults import Finding, ScanResult, scan
-from opskit.analyses.interruption import sample_beside_real_input
 from opskit.analyses.memory_estimate import JobConfig, MemoryEstimate, estimate_memory, read_job_config
 from opskit.analyses.memory_remedies import Remedy, plan_to_fit, rank_remedies, remedies_frame
 from opskit.checks import Status, Verdict, VerdictTable, run_checks
-from opskit.samples import resolve
+from opskit.samples import resolve, sample_beside_real_input
 
 Resolver = Callable[[str], "str | os.PathLike[str]"]
 

@@ -25,7 +25,7 @@ from opskit.analyses.training import TrainingResult, analyze_training
 from opskit.analyses.training_checks import judge_torchrun_report, judge_training
 from opskit.analyses.training_logs import read_training_logs
 from opskit.checks import Status, Verdict, VerdictTable, run_checks
-from opskit.samples import SAMPLE_PREFIX, resolve
+from opskit.samples import resolve, sample_beside_real_input
 
 Resolver = Callable[[str], "str | os.PathLike[str]"]
 
@@ -176,14 +176,6 @@ def judge_resume(
             chosen, launcher, script=script, script_args=script_args, nproc_per_node=nproc_per_node, nnodes=nnodes
         )
     return judge_checkpoints(scan_result, plan, before_step=first_nan), plan
-
-
-def sample_beside_real_input(value: str | None, main: str) -> bool:
-    """True when ``value`` names bundled sample data (``sample:...``) while ``main`` is a real input.
-
-    The sample checkpoints must never be judged beside a real job's logs.
-    """
-    return value is not None and value.startswith(SAMPLE_PREFIX) and not main.startswith(SAMPLE_PREFIX)
 
 
 def diagnose_interruption(

@@ -73,6 +73,14 @@ def get(name: str) -> Scenario:
     return known[name]
 
 
+def sample_beside_real_input(value: str | None, main: str) -> bool:
+    """True when ``value`` names bundled sample data (``sample:...``) while ``main`` is a real input.
+
+    The sample checkpoints must never be judged beside a real job's logs.
+    """
+    return value is not None and value.startswith(SAMPLE_PREFIX) and not main.startswith(SAMPLE_PREFIX)
+
+
 def cache_dir() -> Path:
     """Where resolved samples live: ``$OPSKIT_SAMPLES_DIR`` or ``~/.cache/opskit/samples/<version>``."""
     root = os.environ.get("OPSKIT_SAMPLES_DIR")

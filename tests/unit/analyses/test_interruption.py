@@ -13,12 +13,11 @@ from opskit.analyses.interruption import (
     diagnose_interruption,
     judge_log_faults,
     judge_resume,
-    sample_beside_real_input,
 )
 from opskit.analyses.training import analyze_training
 from opskit.analyses.training_logs import read_training_logs
 from opskit.checks import Status
-from opskit.samples import resolve
+from opskit.samples import resolve, sample_beside_real_input
 
 
 @pytest.fixture(scope="module")
