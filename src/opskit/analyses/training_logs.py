@@ -27,13 +27,13 @@ import math
 import os
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import pandas as pd
 
 from opskit.analyses.fault_details import parse_timestamp as parse_log_timestamp
 from opskit.errors import InputError
-from opskit.sources.logs import decode_line, discover, iter_regions
+from opskit.sources.logs import decode_line, discover, iter_regions, rank_from_line
+from opskit.sources.logs import rank_from_name as rank_from_path
 
 RECORD_COLUMNS = [
     "file",
@@ -52,9 +52,6 @@ RECORD_COLUMNS = [
 
 _NUM = r"[-+]?(?:nan|inf(?:inity)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?")
-_LINE_RANK_PREFIX = re.compile(r"\s*(?:\[(?:rank|default)(\d+)\]:|(\d+): )", re.IGNORECASE)
-_RANK_TAG = re.compile(r"\[Rank (\d+)\]")
-_FILE_RANK = re.compile(r"(?:^|[^a-z])(?:rank|local_rank|proc)[-_]?(\d+)(?:\D|$)", re.IGNORECASE)
 
 _HF_DICT = re.compile(r"\{\s*'(?:loss|train_loss|eval_loss|learning_rate|grad_norm|epoch)'\s*:[^{}]*\}")
 _HF_PAIR = re.compile(r"'(\w+)'\s*:\s*(" + _NUM + r")", re.IGNORECASE)
@@ -105,22 +102,6 @@ def timestamp_text(text: str) -> str | None:
         return None
     date, clock, frac, tz = m.groups()
     return f"{date}T{clock}" + (f".{frac}" if frac else "") + ("+00:00" if not tz or tz == "Z" else tz)
-
-
-def rank_from_line(text: str) -> int | None:
-    """Rank named by a line prefix: ``[rank5]:`` (torchrun), ``[default5]:``, ``5: `` (srun --label), ``[Rank 5]``."""
-    m = _LINE_RANK_PREFIX.match(text)
-    if m:
-        return int(m.group(1) or m.group(2))
-    if "[Rank " in text and (m := _RANK_TAG.search(text)):
-        return int(m.group(1))
-    return None
-
-
-def rank_from_path(path: str | os.PathLike[str]) -> int | None:
-    """Rank named by a file name: ``rank5.log``, ``node0-rank-5.log``, ``local_rank_3.txt``."""
-    m = _FILE_RANK.search(Path(path).name)
-    return int(m.group(1)) if m else None
 
 
 _FIELD_OF_KEY = {
