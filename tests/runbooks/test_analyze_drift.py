@@ -32,6 +32,7 @@ def test_flags_exactly_the_planted_features_at_their_severities(sample_run):
     assert _feature_statuses(run) == sample.PLANTED
     (pred,) = run.checks("prediction drift")
     assert pred["subject"] == "score" and pred["status"] == sample.PLANTED_PREDICTION
+    assert run.summary["figures"]["prediction_psi"] == pytest.approx(pred["observed"], abs=1e-4)
     assert [c["subject"] for c in run.checks("drift trend") if c["status"] == "WARN"] == sample.PLANTED_TREND
     channel = run.checks("feature drift", "channel")[0]
     assert "partner_api" in channel["evidence"]
@@ -109,3 +110,16 @@ def test_unknown_method_is_an_error_listing_the_known_ones(reports):
     assert "jensen_shannon" in error["next_step"]
     (trend,) = run.checks("drift trend")
     assert trend["status"] == "SKIP"  # nothing to follow when the feature check could not run
+
+
+def test_missing_reference_is_one_error_row_the_other_checks_skip(reports, tmp_path):
+    missing = tmp_path / "no_such_reference.parquet"
+    run = run_runbook(RUNBOOK, {"reference": str(missing)}, reports_dir=reports)
+    assert run.summary["error"] is None and run.exit_code == 2
+    statuses = [(c["name"], c["status"]) for c in run.summary["checks"]]
+    assert statuses == [("feature drift", "ERROR"), ("drift trend", "SKIP"), ("accuracy change", "SKIP")]
+    assert "no_such_reference.parquet" in run.summary["checks"][0]["message"]
+    assert run.summary["figures"] == {}
+    html = run.html_path.read_text(encoding="utf-8")
+    assert html.index("opskit-verdict") < html.index("Features ranked by PSI")
+    assert "no_such_reference" in html
