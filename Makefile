@@ -23,12 +23,12 @@ demo: setup
 
 ## test: lint, unit and runbook tests, integration tests against a real Prometheus
 test: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench runbooks && $(BIN)/ruff format --check src tests bench runbooks
 	@./scripts/ensure-prometheus || true
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: setup
-	$(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench runbooks && $(BIN)/ruff format --check src tests bench runbooks
 
 unit: setup
 	$(BIN)/python -m pytest -n 2 -q tests/unit

@@ -58,8 +58,10 @@ def record_run(summary: Mapping[str, Any], report_dir: Path, uri: str) -> str:
     client = mlflow.MlflowClient(tracking_uri=uri)
     name = f"opskit/{summary['runbook']}"
     experiment = client.get_experiment_by_name(name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
-        name, artifact_location=_artifact_location(uri)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(name, artifact_location=_artifact_location(uri))
     )
     counts: dict[str, int] = {}
     for c in summary.get("checks", []):
