@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from opskit.samples import scenario
+from opskit.sources.gpu_frame import OPTIONAL_METRICS, REQUIRED_COLUMNS
 
 H100 = "NVIDIA H100 80GB HBM3"
 A100 = "NVIDIA A100-SXM4-80GB"
@@ -300,22 +301,9 @@ def write_attribution(path: str | Path) -> Path:
     return path
 
 
-SAMPLE_COLUMNS = [
-    "timestamp",
-    "host",
-    "gpu",
-    "uuid",
-    "model",
-    "util_pct",
-    "mem_used_mib",
-    "mem_total_mib",
-    "power_w",
-    "sm_active_pct",
-    "gr_engine_active_pct",
-    "namespace",
-    "pod",
-    "job",
-]
+# What a fleet's exporters record: the frame's metrics and workload labels, but no team columns
+# (teams come from the attribution mapping, as in a real fleet).
+SAMPLE_COLUMNS = [*REQUIRED_COLUMNS, *OPTIONAL_METRICS, "namespace", "pod", "job"]
 
 
 @scenario("fleet_week", "two ISO weeks of a 44-GPU fleet: idle reservation, stalled job, underused team, data gap")

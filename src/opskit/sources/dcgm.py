@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from opskit.errors import InputError
+from opskit.sources.files import expand_paths
 from opskit.sources.gpu_frame import validate_gpu_frame
 
 METRICS: dict[str, tuple[str, float]] = {
@@ -237,21 +238,6 @@ def wide_from_long(long: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=extras)
 
 
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-            if not files:
-                raise InputError("no scrape files in this folder", path=p, hint="point at saved /metrics scrapes")
-            found.extend(files)
-        else:
-            found.append(p)
-    return found
-
-
 def read_dcgm_scrapes(
     paths: str | Path | Iterable[str | Path],
     *,
@@ -266,7 +252,7 @@ def read_dcgm_scrapes(
     the exporter's ``Hostname`` label. Extra columns: ``mem_free_mib``, and ``container``,
     ``mig_instance`` when the scrapes hold them.
     """
-    files = _expand(paths)
+    files = expand_paths(paths, recursive=True, what="scrape files", hint="point at saved /metrics scrapes")
     if not files:
         raise InputError("no dcgm-exporter scrape files given", hint="pass a file, a list of files or a folder")
     frames = []

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from opskit.errors import InputError
+from opskit.sources.files import expand_paths
 from opskit.sources.gpu_frame import validate_gpu_frame
 
 DEFAULT_QUERY: tuple[str, ...] = (
@@ -203,21 +204,6 @@ def _parse_block(names: list[str], numbers: list[int], rows: list, path: Path) -
     return out
 
 
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files = sorted(p.glob("*.csv"))
-            if not files:
-                raise InputError("no *.csv files in this folder", path=p, hint="point at nvidia-smi CSV files")
-            found.extend(files)
-        else:
-            found.append(p)
-    return found
-
-
 def read_nvidia_smi_file(
     path: str | Path,
     *,
@@ -266,7 +252,7 @@ def read_nvidia_smi_csv(
 
     ``host`` applies to every file; leave it out to take each host from its file name.
     """
-    files = _expand(paths)
+    files = expand_paths(paths, pattern="*.csv", what="*.csv files", hint="point at nvidia-smi CSV files")
     if not files:
         raise InputError("no nvidia-smi files given", hint="pass a file, a list of files or a folder")
     fields = tuple(fields)
