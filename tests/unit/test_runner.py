@@ -30,6 +30,10 @@ def test_passing_runbook_writes_a_complete_report(tmp_path, runbook_fixture):
     html = result.html_path.read_text()
     assert "Passing fixture" in html and "opskit-verdict" in html
     assert "judge" not in html and "jp-InputArea-editor" not in html.split("</style>")[-1]  # code hidden
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in result.report_dir.iterdir():  # permissions like any other new file (a web server may serve them)
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
     index = (tmp_path / "index.html").read_text()
     assert "passing" in index and "FAIL" in index
 
