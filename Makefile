@@ -6,7 +6,7 @@ EXTRAS ?= dev,fast,gpu,mlflow
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 WEEK   ?=
 
-.PHONY: setup demo test lint unit integration bench bench-quick lab clean-reports samples
+.PHONY: setup demo test lint unit integration bench bench-quick lab clean-reports samples sample-report
 
 setup: $(STAMP)
 
@@ -52,3 +52,10 @@ samples: setup
 
 clean-reports:
 	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+
+## sample-report: refresh the sample of the main job kept in git (reports/samples/)
+sample-report: setup
+	rm -rf .sample-run && $(BIN)/opskit run report_gpu_cost --fail-on never --out .sample-run
+	mkdir -p reports/samples && cp .sample-run/report_gpu_cost/*/report_gpu_cost.html \
+	    .sample-run/report_gpu_cost/*/summary.json .sample-run/report_gpu_cost/*/chat_summary.md reports/samples/
+	rm -rf .sample-run
