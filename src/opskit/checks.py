@@ -253,7 +253,11 @@ def _format_threshold(v: Verdict) -> str:
     return f"{text} {v.unit}" if text and v.unit and not isinstance(v.threshold, str) else text
 
 
-_CELL = "padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
+_WIDTHS = (7, 12, 11, 14, 9, 28, 19)  # status, check, subject, observed, threshold, evidence, next step
+_CELL = (
+    "padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top;"
+    "overflow-wrap:anywhere;word-break:break-word"  # long paths and log lines wrap inside their cell
+)
 
 
 def render_verdict_html(table: VerdictTable, title: str = "Verdict") -> str:
@@ -266,7 +270,10 @@ def render_verdict_html(table: VerdictTable, title: str = "Verdict") -> str:
         f'<div style="font-size:16px;font-weight:600;margin:4px 0">{esc(title)}: '
         f'<span style="color:#fff;background:{worst.colour};padding:2px 8px;border-radius:3px">'
         f'{worst.value}</span> <span style="font-weight:400;color:#444">{esc(counts)}</span></div>'
-        f'<table style="border-collapse:collapse;width:100%">'
+        f'<table style="border-collapse:collapse;width:100%;table-layout:fixed">'
+        + "<colgroup>"
+        + "".join(f'<col style="width:{w}%">' for w in _WIDTHS)
+        + "</colgroup>"
         "<thead><tr>"
         + "".join(
             f'<th style="{_CELL};border-bottom:2px solid #999">{h}</th>'
@@ -278,9 +285,14 @@ def render_verdict_html(table: VerdictTable, title: str = "Verdict") -> str:
     for v in table.rows:
         badge = (
             f'<span style="color:#fff;background:{v.status.colour};padding:1px 6px;'
-            f'border-radius:3px;font-weight:600">{v.status.value}</span>'
+            f'border-radius:3px;font-weight:600;white-space:nowrap">{v.status.value}</span>'
         )
-        evidence = f'<code style="white-space:pre-wrap;font-size:12px">{esc(v.evidence)}</code>' if v.evidence else ""
+        evidence = (
+            f'<code style="white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;display:block">'
+            f"{esc(v.evidence)}</code>"
+            if v.evidence
+            else ""
+        )
         cells = [
             badge,
             esc(v.name),

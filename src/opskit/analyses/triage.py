@@ -77,7 +77,7 @@ def finding_verdicts(result: ScanResult) -> list[Verdict]:
                 status,
                 subject=subject,
                 observed=len(items),
-                unit="lines",
+                unit="line" if len(items) == 1 else "lines",
                 evidence=f"{first.file}:{first.line}: {first.text[:400]}",
                 next_step=_next_step(first),
                 message=message,
