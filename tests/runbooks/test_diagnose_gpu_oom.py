@@ -60,6 +60,7 @@ def test_bad_config_and_log_without_oom_render_an_error_first(tmp_path):
     result = run_runbook(RUNBOOK, {"log_path": str(log), "job_config": str(config)}, reports_dir=tmp_path / "r")
     checks = result.summary["checks"]
     assert checks[0]["status"] == "ERROR" and checks[0]["name"] == "memory estimate"
+    assert result.exit_code == 2 and result.summary["error"] is None  # bad input, the runbook still completed
     assert "fp12" in checks[0]["message"]
     (oom,) = result.checks("cuda oom")
     assert oom["status"] == "WARN"

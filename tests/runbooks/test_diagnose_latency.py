@@ -109,7 +109,7 @@ def test_bad_input_renders_the_error_first(fixtures, reports):
     assert first["status"] == "ERROR" and first["name"] == "requests"
     assert "requests_latency_not_number_line4.csv:4" in first["message"]
     assert "latency_ms" in first["message"]
-    assert run.summary["status"] == "ERROR"
+    assert run.summary["status"] == "ERROR" and run.exit_code == 2
     html = run.html_path.read_text(encoding="utf-8")
     table = html[html.index("opskit-verdict") :]
     first_row = table[table.index("<tbody>") : table.index("</tr>", table.index("<tbody>"))]

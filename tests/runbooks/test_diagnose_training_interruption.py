@@ -79,6 +79,7 @@ def test_missing_log_path_renders_an_error_row_first(tmp_path):
     checks = result.summary["checks"]
     assert checks[0]["status"] == "ERROR"
     assert checks[0]["name"] in {"training progress", "log faults"}
+    assert result.exit_code == 2 and result.summary["error"] is None
     assert result.summary["figures"]["resume_step"] == 1000  # the checkpoints are still judged
     html = result.html_path.read_text(encoding="utf-8")
     assert "ERROR" in html and "no-such-logs" in html
