@@ -55,3 +55,11 @@ def test_parallel_resolves_of_one_scenario_agree(tmp_path):
     assert all(p.returncode == 0 for p in procs), [err for _, err in results]
     paths = {out.strip() for out, _ in results}
     assert len(paths) == 1 and Path(paths.pop()).exists()
+
+
+def test_default_cache_follows_the_generators_code(monkeypatch, tmp_path):
+    monkeypatch.delenv("OPSKIT_SAMPLES_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = samples.cache_dir()
+    assert folder.parent == tmp_path / "opskit" / "samples"
+    assert folder.name.endswith(samples.generators_digest()) and len(samples.generators_digest()) == 12

@@ -8,6 +8,7 @@ scenario, generated once into a cache folder, so every runbook runs as it is on 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import pkgutil
@@ -82,12 +83,22 @@ def sample_beside_real_input(value: str | None, main: str) -> bool:
 
 
 def cache_dir() -> Path:
-    """Where resolved samples live: ``$OPSKIT_SAMPLES_DIR`` or ``~/.cache/opskit/samples/<version>``."""
+    """Where resolved samples live: ``$OPSKIT_SAMPLES_DIR``, or a folder of the user's cache named
+    for the opskit version and the generators' code, so a changed generator never serves stale data."""
     root = os.environ.get("OPSKIT_SAMPLES_DIR")
     if root:
         return Path(root)
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "opskit" / "samples" / __version__
+    return base / "opskit" / "samples" / f"{__version__}-{generators_digest()}"
+
+
+def generators_digest() -> str:
+    """A short hash of the sample generators' source files."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def write(name: str, folder: Path) -> Path:

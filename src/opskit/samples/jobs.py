@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from opskit.samples import scenario
+from opskit.samples.logtext import torchrun_failure_report
 
 RANKS = 4
 OOM_RANK = 3
@@ -123,25 +124,15 @@ def _launcher(failed: bool) -> list[str]:
         *head,
         "E1128 09:22:12.004000 4090 torch/distributed/elastic/multiprocessing/api.py:869] failed (exitcode: 1) "
         "local_rank: 3 (pid: 4103) of binary: /usr/bin/python3",
-        "Traceback (most recent call last):",
-        '  File "/usr/local/bin/torchrun", line 8, in <module>',
-        "    sys.exit(main())",
-        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
-        "============================================================",
-        "train.py FAILED",
-        "------------------------------------------------------------",
-        "Failures:",
-        "  <NO_OTHER_FAILURES>",
-        "------------------------------------------------------------",
-        "Root Cause (first observed failure):",
-        "[0]:",
-        "  time      : 2026-11-28_09:11:38",
-        "  host      : gpu-node-01",
-        "  rank      : 3 (local_rank: 3)",
-        "  exitcode  : 1 (pid: 4103)",
-        "  error_file: <N/A>",
-        "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html",
-        "============================================================",
+        *torchrun_failure_report(
+            time="2026-11-28_09:11:38",
+            host="gpu-node-01",
+            rank=3,
+            local_rank=3,
+            exitcode=1,
+            pid=4103,
+            traceback="To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html",
+        ),
     ]
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from opskit.samples import scenario
+from opskit.samples.logtext import torchrun_failure_report
 
 RANKS = 8
 HANG_RANK = 5
@@ -99,25 +100,15 @@ def _torchrun_log() -> list[str]:
         "optimal performance in your application as needed.",
         f"E{_glog(ts)} 2790 torch/distributed/elastic/multiprocessing/api.py:833] failed (exitcode: -6) "
         "local_rank: 0 (pid: 2811) of binary: /usr/bin/python3",
-        "Traceback (most recent call last):",
-        '  File "/usr/local/bin/torchrun", line 8, in <module>',
-        "    sys.exit(main())",
-        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
-        "============================================================",
-        "train.py FAILED",
-        "------------------------------------------------------------",
-        "Failures:",
-        "  <NO_OTHER_FAILURES>",
-        "------------------------------------------------------------",
-        "Root Cause (first observed failure):",
-        "[0]:",
-        f"  time      : {ts.strftime('%Y-%m-%d_%H:%M:%S')}",
-        "  host      : gpu-node-07",
-        "  rank      : 0 (local_rank: 0)",
-        "  exitcode  : -6 (pid: 2811)",
-        "  error_file: <N/A>",
-        "  traceback : Signal 6 (SIGABRT) received by PID 2811",
-        "============================================================",
+        *torchrun_failure_report(
+            time=ts.strftime("%Y-%m-%d_%H:%M:%S"),
+            host="gpu-node-07",
+            rank=0,
+            local_rank=0,
+            exitcode=-6,
+            pid=2811,
+            traceback="Signal 6 (SIGABRT) received by PID 2811",
+        ),
     ]
 
 
