@@ -13,7 +13,7 @@ Measured in the same run, each beside its baseline:
    against opskit from the raw reference (profiling included). Target: at least 100x faster.
    Its PSI differs from ours by its binning; ours recomputed on its bins shows that.
 
-Usage: ``python bench/bench_drift.py [--quick] [--skip-evidently] [--skip-parquet]``.
+Usage: ``python bench/bench_drift.py [--quick] [--only memory|parquet|evidently] [--skip-evidently] [--skip-parquet]``.
 Results go to ``bench/results/drift.json``.
 """
 
@@ -316,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-evidently", action="store_true", help="default with --quick")
     parser.add_argument("--evidently", action="store_true", help="run the Evidently comparison even with --quick")
     parser.add_argument("--evidently-timeout", type=int, default=1800)
+    parser.add_argument(
+        "--only", choices=("memory", "parquet", "evidently"), help="run only this part (default: all three)"
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -323,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         out = _evidently_child(a, b) if kind == "evidently" else _child(kind, a, b, int(chunk))
         print(json.dumps(out))
         return 0
+    if args.only:
+        args.skip_memory, args.skip_parquet = args.only != "memory", args.only != "parquet"
+        args.skip_evidently = args.only != "evidently"
+        args.evidently = args.only == "evidently"
 
     rows_list = args.rows or ([200_000] if args.quick else [1_000_000, 10_000_000])
     parquet_rows = 400_000 if args.quick else args.parquet_rows
