@@ -109,6 +109,7 @@ def iter_batches(
     batch_rows: int = 1_000_000,
     text_columns: Sequence[str] = (),
     block_bytes: int = 64 << 20,
+    piece_bytes: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Arrow record batches of at most ``batch_rows`` rows, only the named ``columns``.
 
@@ -117,12 +118,18 @@ def iter_batches(
     is inferred from its first block; name columns in ``text_columns`` to read them as text
     instead (missing markers such as ``NA`` or an empty field still read as missing), so a stray
     word far down a numeric column is the caller's to report rather than a failed read.
+
+    ``piece_bytes`` (a Parquet file only): read each row group in pieces of a few columns, about
+    that many bytes each, and yield a batch per piece; the pieces of the same rows come one after
+    another, the first holding the first column. For a caller that treats columns one by one
+    (counting) this keeps less in memory and lets the allocator reuse it (whole row groups of
+    hundreds of MB go back to the system and are faulted in afresh each time, which is slower).
     """
     p = Path(path)
     fmt = table_format(p)
     try:
         if fmt == "parquet" and p.is_file():
-            yield from _parquet_file_batches(p, columns, batch_rows)
+            yield from _parquet_file_batches(p, columns, batch_rows, piece_bytes)
         elif fmt == "parquet":
             ds = pa_ds.dataset(p, format="parquet")
             _check_columns(p, ds.schema.names, columns)
@@ -151,17 +158,46 @@ def iter_batches(
         raise InputError(f"cannot read the table: {exc}", path=p, hint=_HINT) from None
 
 
-def _parquet_file_batches(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _parquet_file_batches(
+    path: Path, columns: Sequence[str] | None, batch_rows: int, piece_bytes: int | None = None
+) -> Iterator[pa.RecordBatch]:
     # Row group by row group: peak memory is about one row group (pyarrow's iter_batches buffers
     # far more). A row group much larger than a batch is streamed in batches instead.
     pf = pq.ParquetFile(path, pre_buffer=False)
     _check_columns(path, pf.schema_arrow.names, columns)
     cols = list(columns) if columns is not None else None
     for i in range(pf.num_row_groups):
-        if pf.metadata.row_group(i).num_rows <= 4 * batch_rows:
-            yield from pf.read_row_group(i, columns=cols).to_batches(max_chunksize=batch_rows)
-        else:
+        meta = pf.metadata.row_group(i)
+        if meta.num_rows > 4 * batch_rows:
             yield from pf.iter_batches(batch_size=batch_rows, row_groups=[i], columns=cols)
+            continue
+        for piece in _column_pieces(pf, meta, cols, piece_bytes):
+            yield from pf.read_row_group(i, columns=piece).to_batches(max_chunksize=batch_rows)
+
+
+def _column_pieces(
+    pf: pq.ParquetFile, meta: pq.RowGroupMetaData, cols: list[str] | None, piece_bytes: int | None
+) -> list[list[str] | None]:
+    """The columns of one row group split into runs of about ``piece_bytes`` (uncompressed)."""
+    if not piece_bytes or not cols:
+        return [cols]
+    names = pf.schema_arrow.names
+    if len(set(names)) != len(names):  # duplicate names: read by name is ambiguous, keep it whole
+        return [cols]
+    size = {}
+    for j in range(meta.num_columns):
+        cm = meta.column(j)
+        top = cm.path_in_schema.split(".")[0]
+        size[top] = size.get(top, 0) + cm.total_uncompressed_size
+    pieces: list[list[str] | None] = [[]]
+    used = 0
+    for c in cols:
+        if pieces[-1] and used + size.get(c, 0) > piece_bytes:
+            pieces.append([])
+            used = 0
+        pieces[-1].append(c)
+        used += size.get(c, 0)
+    return pieces
 
 
 def _select_split(batch: pa.RecordBatch, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -94,3 +94,23 @@ def test_prefetch_keeps_order_and_raises_read_errors():
         for item in prefetch(broken()):
             got.append(item)
     assert got == [1] and info.value.path == "x.csv"
+
+
+def test_parquet_read_in_column_pieces_gives_every_column_of_every_row(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({f"c{i}": rng.normal(size=5000) for i in range(6)})
+    path = tmp_path / "wide.parquet"
+    frame.to_parquet(path, row_group_size=2000)
+    cols = ["c0", "c2", "c3", "c5"]
+    one_per_piece = list(iter_batches(path, columns=cols, batch_rows=1500, piece_bytes=1))
+    assert all(b.num_columns == 1 for b in one_per_piece)
+    # each row group's pieces in column order, the first holding the first column
+    names = [b.schema.names[0] for b in one_per_piece]
+    assert names[:8] == ["c0", "c0", "c2", "c2", "c3", "c3", "c5", "c5"]
+    for c in cols:
+        got = np.concatenate([b.column(0).to_numpy() for b in one_per_piece if b.schema.names == [c]])
+        assert np.array_equal(got, frame[c].to_numpy())
+    # a piece size above the row group keeps its columns together
+    whole = list(iter_batches(path, columns=cols, batch_rows=1500, piece_bytes=1 << 30))
+    assert [b.schema.names for b in whole] == [cols] * len(whole)
+    assert sum(b.num_rows for b in whole) == 5000
