@@ -2,14 +2,16 @@
 
 :class:`CurrentCounts` takes DataFrames or Arrow record batches (:meth:`CurrentCounts.add`) and
 keeps, per feature, the counts per reference bin, and, only when a method needs values (KS,
-Wasserstein), a uniform sample of at most ``sample_size`` finite values (bottom-k of random keys,
-so the sample does not depend on how the data was chunked). Memory is bounded by the bins and
+Wasserstein), a uniform sample of at most ``sample_size`` finite values (bottom-k of random keys
+drawn from a stream of the feature's own, so the sample does not depend on how the data was
+chunked, by rows or by columns). Memory is bounded by the bins and
 the sample, not by the data. A problem with one feature (text in a numeric column, a type that
 does not match the reference) is recorded for that feature; the others go on.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,6 +40,7 @@ class FeatureCounts:
     values: np.ndarray | None = None
     keys: np.ndarray | None = None
     error: str | None = None
+    rng: np.random.Generator | None = None
 
 
 def _column_array(column: pa.Array | pd.Series) -> np.ndarray | None:
@@ -76,7 +79,7 @@ class CurrentCounts:
         self.keep_values = keep_values
         self.sample_size = sample_size
         self.engine = engine
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.n_rows = 0
         self.columns_seen: set[str] = set()
         self.features: dict[str, FeatureCounts] = {}
@@ -89,14 +92,18 @@ class CurrentCounts:
             self.add(chunk)
         return self
 
-    def add(self, chunk: pd.DataFrame | pa.RecordBatch | pa.Table) -> None:
+    def add(self, chunk: pd.DataFrame | pa.RecordBatch | pa.Table, *, new_rows: bool = True) -> None:
+        """Count ``chunk``'s columns. ``new_rows=False``: more columns of rows already added (a
+        table read in column pieces), so the row count stays as it is."""
         names = [str(c) for c in (chunk.columns if isinstance(chunk, pd.DataFrame) else chunk.schema.names)]
         self.columns_seen.update(names)
-        self.n_rows += len(chunk) if isinstance(chunk, pd.DataFrame) else chunk.num_rows
+        if new_rows:
+            self.n_rows += len(chunk) if isinstance(chunk, pd.DataFrame) else chunk.num_rows
+        position = {n: i for i, n in enumerate(names)}
         for name, fc in self.features.items():
-            if fc.error is not None or name not in names:
+            if fc.error is not None or name not in position:
                 continue
-            column = chunk[name] if isinstance(chunk, pd.DataFrame) else chunk.column(names.index(name))
+            column = chunk[name] if isinstance(chunk, pd.DataFrame) else chunk.column(position[name])
             try:
                 self._add_column(self.profile.features[name], fc, column)
             except InputError as exc:
@@ -112,7 +119,8 @@ class CurrentCounts:
             fc.counts += counts
             fc.n_infinite += n_inf
             if self.keep_values:
-                self._sample(fc, x)
+                all_finite = n_inf == 0 and counts[-1] == 0  # the last bin counts NaN
+                self._sample(fp, fc, x if all_finite else x[np.isfinite(x)])
             return
         series = column if isinstance(column, pd.Series) else column.to_pandas()
         cur_kind = infer_column_type(series)
@@ -132,17 +140,25 @@ class CurrentCounts:
         for cat, n in unseen.items():
             fc.unseen[cat] = fc.unseen.get(cat, 0) + n
 
-    def _sample(self, fc: FeatureCounts, x: np.ndarray) -> None:
-        finite = np.asarray(x[np.isfinite(x)], dtype=np.float64)
+    def _sample(self, fp: FeatureProfile, fc: FeatureCounts, finite: np.ndarray) -> None:
+        finite = np.asarray(finite, dtype=np.float64)
         if self.sample_size is None:
-            fc.values = finite if fc.values is None else np.concatenate([fc.values, finite])
+            fc.values = finite.copy() if fc.values is None else np.concatenate([fc.values, finite])
             return
-        keys = self.rng.random(finite.size)
+        if fc.rng is None:  # one stream per feature (by name): keys follow the feature's rows only
+            fc.rng = np.random.default_rng([self.seed, zlib.crc32(fp.name.encode("utf-8"))])
+        keys = fc.rng.random(finite.size)
+        if fc.keys is not None and fc.keys.size >= self.sample_size:
+            # a full sample keeps its k smallest keys: only a new key below its largest can enter
+            take = np.flatnonzero(keys < fc.keys.max())
+            keys, finite = keys[take], finite[take]
         values = finite if fc.values is None else np.concatenate([fc.values, finite])
         keys = keys if fc.keys is None else np.concatenate([fc.keys, keys])
         if values.size > self.sample_size:
             keep = np.argpartition(keys, self.sample_size)[: self.sample_size]
             values, keys = values[keep], keys[keep]
+        elif values is finite:
+            values = values.copy()  # not a view of the caller's batch
         fc.values, fc.keys = values, keys
 
 
