@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from opskit.analyses.drift import analyze_drift
+from opskit.analyses.drift_counts import CurrentCounts
 from opskit.analyses.drift_pipeline import count_current_file, is_profile_path, load_reference, reference_correct
 from opskit.analyses.drift_profile import build_profile
 from opskit.errors import InputError
@@ -67,3 +68,29 @@ def test_a_word_far_down_a_numeric_csv_column_is_that_features_error(tmp_path):
     assert counted.features["x"].error is not None and "timeout" in counted.features["x"].error
     assert counted.features["z"].error is None
     assert counted.features["z"].counts[-1] == 1  # the empty field is a missing value, not text
+
+
+def test_parquet_in_column_pieces_counts_and_samples_as_whole_chunks(tmp_path):
+    rng = np.random.default_rng(7)
+    n = 6000
+    ref = pd.DataFrame({"a": rng.normal(size=n), "b": rng.exponential(size=n), "c": rng.choice(["u", "v"], n)})
+    cur = pd.DataFrame({"a": rng.normal(0.3, 1, n), "b": rng.exponential(size=n), "c": rng.choice(["u", "w"], n)})
+    cur.loc[::97, "a"] = np.nan
+    cur.loc[5, "b"] = np.inf
+    path = tmp_path / "cur.parquet"
+    cur.to_parquet(path, row_group_size=2500)
+    profile = build_profile(ref)
+    pieces = count_current_file(profile, path, chunk_rows=1000, sample_size=700, piece_bytes=1)
+    whole = count_current_file(profile, path, chunk_rows=1000, sample_size=700, piece_bytes=None)
+    in_memory = CurrentCounts(profile, keep_values=True, sample_size=700)
+    in_memory.add(cur)
+    assert pieces.n_rows == whole.n_rows == in_memory.n_rows == n
+    for name in ("a", "b", "c"):
+        assert pieces.features[name].counts.tolist() == whole.features[name].counts.tolist()
+        assert pieces.features[name].counts.tolist() == in_memory.features[name].counts.tolist()
+    assert pieces.features["b"].n_infinite == 1
+    for name in ("a", "b"):  # the same sample however the rows and columns were split
+        expected = np.sort(in_memory.features[name].values)
+        assert expected.size == 700 and np.isfinite(expected).all()
+        assert np.array_equal(np.sort(pieces.features[name].values), expected)
+        assert np.array_equal(np.sort(whole.features[name].values), expected)
