@@ -122,8 +122,9 @@ def iter_batches(
     ``piece_bytes`` (a Parquet file only): read each row group in pieces of a few columns, about
     that many bytes each, and yield a batch per piece; the pieces of the same rows come one after
     another, the first holding the first column. For a caller that treats columns one by one
-    (counting) this keeps less in memory and lets the allocator reuse it (whole row groups of
-    hundreds of MB go back to the system and are faulted in afresh each time, which is slower).
+    (counting) this keeps less in memory, and the allocator reuses the smaller buffers where a
+    whole row group of hundreds of MB tends to be returned to the system and faulted in afresh
+    (measured: about half the system time for 10 M x 50 float64 in 1 M-row groups).
     """
     p = Path(path)
     fmt = table_format(p)
