@@ -2,9 +2,9 @@
 
 :class:`CurrentCounts` takes DataFrames or Arrow record batches (:meth:`CurrentCounts.add`) and
 keeps, per feature, the counts per reference bin, and, only when a method needs values (KS,
-Wasserstein), a uniform sample of at most ``sample_size`` finite values (bottom-k of random keys
-drawn from a stream of the feature's own, so the sample does not depend on how the data was
-chunked, by rows or by columns). Memory is bounded by the bins and
+Wasserstein), a uniform sample of at most ``sample_size`` finite values (:class:`ValueSample`:
+bottom-k of random keys drawn from a stream of the feature's own, so the sample does not depend
+on how the data was chunked, by rows or by columns). Memory is bounded by the bins and
 the sample, not by the data. A problem with one feature (text in a numeric column, a type that
 does not match the reference) is recorded for that feature; the others go on.
 """
@@ -37,10 +37,105 @@ class FeatureCounts:
     counts: np.ndarray
     n_infinite: int = 0
     unseen: dict[str, int] | None = None
-    values: np.ndarray | None = None
-    keys: np.ndarray | None = None
     error: str | None = None
-    rng: np.random.Generator | None = None
+    sample: ValueSample | None = None
+
+    @property
+    def values(self) -> np.ndarray | None:
+        """The sampled finite values (None when values were not kept)."""
+        return None if self.sample is None else self.sample.values()
+
+
+class ValueSample:
+    """A uniform sample of at most ``size`` values offered in order (all of them when ``size`` is None).
+
+    Each value has a uniform random key; the sample is the ``size`` values with the smallest keys.
+    Drawing a key per value costs more than the counting, so keys are drawn segment by segment of
+    the value stream (``16 * size`` values each): a segment that starts when the sample is full
+    can only contribute keys below the sample's largest key ``t`` at that point, so only those are
+    drawn: their number (binomial), their places (uniform without replacement) and their keys
+    (uniform below ``t``). That is the distribution of a key for every value; and since segments
+    are fixed in the value stream, the sample does not depend on how the values were chunked.
+    Candidates are merged into the sample in batches (bottom-k merges in any order agree).
+    """
+
+    SEGMENT = 16
+
+    def __init__(self, size: int | None, rng: np.random.Generator):
+        self.size = size
+        self.rng = rng
+        self.seen = 0
+        self.segment_end = 0
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None  # places and keys drawn for this segment
+        self._values = np.empty(0)
+        self._keys = np.empty(0)
+        self._parts: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._parted = 0
+
+    def offer(self, finite: np.ndarray) -> None:
+        finite = np.asarray(finite, dtype=np.float64)
+        if self.size is None:
+            self._add(finite, None)
+            return
+        if self.size < 1:
+            return
+        chunk_start, end = self.seen, self.seen + finite.size
+        pos = chunk_start
+        while pos < end:
+            if pos == self.segment_end:
+                self._start_segment()
+            stop = min(end, self.segment_end)
+            if self.pending is None:  # the segment started before the sample was full: every value has a key
+                values = finite[pos - chunk_start : stop - chunk_start]
+                keys = self.rng.random(values.size)
+            else:
+                places, keys = self.pending
+                cut = int(np.searchsorted(places, stop))
+                values, keys = finite[places[:cut] - chunk_start], keys[:cut]
+                self.pending = (places[cut:], self.pending[1][cut:])
+            if self._keys.size >= self.size:  # only keys below the sample's largest can enter
+                below = keys < self._keys.max()
+                values, keys = values[below], keys[below]
+            self._add(values, keys)
+            pos = stop
+        self.seen = end
+
+    def values(self) -> np.ndarray:
+        self._flush()
+        return self._values
+
+    def _add(self, values: np.ndarray, keys: np.ndarray | None) -> None:
+        if values.size:
+            self._parts.append((values.copy() if values.base is not None else values, keys))
+            self._parted += values.size
+        if self.size is not None and self._parted >= max(self.size, 1 << 16):
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._parts:
+            return
+        values = np.concatenate([self._values, *(v for v, _ in self._parts)])
+        if self.size is None:
+            self._values = values
+        else:
+            keys = np.concatenate([self._keys, *(k for _, k in self._parts)])
+            if values.size > self.size:
+                keep = np.argpartition(keys, self.size)[: self.size]
+                values, keys = values[keep], keys[keep]
+            self._values, self._keys = values, keys
+        self._parts, self._parted = [], 0
+
+    def _start_segment(self) -> None:
+        length = self.SEGMENT * self.size
+        start, self.segment_end = self.segment_end, self.segment_end + length
+        self._flush()
+        if self._keys.size < self.size:
+            self.pending = None
+            return
+        below = float(self._keys.max())
+        m = int(self.rng.binomial(length, below))
+        places = np.sort(self.rng.choice(length, size=m, replace=False, shuffle=False)) + start
+        self.pending = (places, self.rng.random(m) * below)
 
 
 def _column_array(column: pa.Array | pd.Series) -> np.ndarray | None:
@@ -141,25 +236,10 @@ class CurrentCounts:
             fc.unseen[cat] = fc.unseen.get(cat, 0) + n
 
     def _sample(self, fp: FeatureProfile, fc: FeatureCounts, finite: np.ndarray) -> None:
-        finite = np.asarray(finite, dtype=np.float64)
-        if self.sample_size is None:
-            fc.values = finite.copy() if fc.values is None else np.concatenate([fc.values, finite])
-            return
-        if fc.rng is None:  # one stream per feature (by name): keys follow the feature's rows only
-            fc.rng = np.random.default_rng([self.seed, zlib.crc32(fp.name.encode("utf-8"))])
-        keys = fc.rng.random(finite.size)
-        if fc.keys is not None and fc.keys.size >= self.sample_size:
-            # a full sample keeps its k smallest keys: only a new key below its largest can enter
-            take = np.flatnonzero(keys < fc.keys.max())
-            keys, finite = keys[take], finite[take]
-        values = finite if fc.values is None else np.concatenate([fc.values, finite])
-        keys = keys if fc.keys is None else np.concatenate([fc.keys, keys])
-        if values.size > self.sample_size:
-            keep = np.argpartition(keys, self.sample_size)[: self.sample_size]
-            values, keys = values[keep], keys[keep]
-        elif values is finite:
-            values = values.copy()  # not a view of the caller's batch
-        fc.values, fc.keys = values, keys
+        if fc.sample is None:  # one key stream per feature (by name): its sample follows its values only
+            rng = np.random.default_rng([self.seed, zlib.crc32(fp.name.encode("utf-8"))])
+            fc.sample = ValueSample(self.sample_size, rng)
+        fc.sample.offer(finite)
 
 
 def _categories_numeric(fp: FeatureProfile) -> bool:

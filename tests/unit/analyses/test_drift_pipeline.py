@@ -94,3 +94,31 @@ def test_parquet_in_column_pieces_counts_and_samples_as_whole_chunks(tmp_path):
         assert expected.size == 700 and np.isfinite(expected).all()
         assert np.array_equal(np.sort(pieces.features[name].values), expected)
         assert np.array_equal(np.sort(whole.features[name].values), expected)
+
+
+def test_sample_is_uniform_over_the_whole_stream_and_independent_of_chunks():
+    # values are their own row numbers: a uniform sample of 1,000 of 200,000 has about half its
+    # values in the second half and a mean near 100,000 (four standard errors allowed); a sampler
+    # that stopped looking once full, or favoured late rows, would fail
+    n, k = 200_000, 1000
+    frame = pd.DataFrame({"r": np.arange(n, dtype=np.float64)})
+    profile = build_profile(frame)
+    whole = CurrentCounts(profile, keep_values=True, sample_size=k)
+    whole.add(frame)
+    chunked = CurrentCounts(profile, keep_values=True, sample_size=k)
+    sizes = [1, 999, 3001, 17_000, 50_000]
+    chunks, start = [], 0
+    while start < n:
+        size = sizes[len(chunks) % len(sizes)]
+        chunks.append(frame.iloc[start : start + size])
+        start += size
+    chunked.add_all(chunks)
+    sample = whole.features["r"].values
+    assert sample.size == k and np.unique(sample).size == k
+    assert np.array_equal(np.sort(chunked.features["r"].values), np.sort(sample))
+    assert abs((sample >= n / 2).mean() - 0.5) < 4 * np.sqrt(0.25 / k)
+    assert abs(sample.mean() - n / 2) < 4 * n / np.sqrt(12 * k)
+    assert abs((sample >= 0.9 * n).mean() - 0.1) < 4 * np.sqrt(0.09 / k)
+    empty = CurrentCounts(profile, keep_values=True, sample_size=0)
+    empty.add(frame)
+    assert empty.features["r"].values.size == 0
