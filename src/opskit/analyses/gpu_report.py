@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from opskit.analyses.gpu_checks import CHECKS, _money, build_and_judge, judge  # noqa: F401 (the runbook calls them here)
+from opskit.analyses.gpu_checks import _money, build_and_judge, judge  # noqa: F401 (the runbook calls them here)
 from opskit.analyses.gpu_cost import CostResult, compute_costs, load_prices
 from opskit.analyses.gpu_recommendations import (
     RecommendationResult,
