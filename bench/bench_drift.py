@@ -97,7 +97,7 @@ def _peak_rss_gb() -> float:
 
 def _profile(features: int, reference_rows: int):
     """Build the reference profile, save it as JSON and load it back (what later runs do)."""
-    from opskit.analyses.drift_profile import ReferenceProfile, build_profile
+    from opskit.analyses.drift.profile import ReferenceProfile, build_profile
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / f"drift_profile_{features}_{reference_rows}.json"
@@ -109,8 +109,8 @@ def _profile(features: int, reference_rows: int):
 def bench_memory(rows: int, features: int, profile, repeat: int) -> dict:
     import numpy as np
 
-    from opskit.analyses.drift import analyze_drift
-    from opskit.analyses.drift_bins import HAS_NUMBA, count_numeric
+    from opskit.analyses.drift.bins import HAS_NUMBA, count_numeric
+    from opskit.analyses.drift.features import analyze_drift
 
     frame = _frame(_columns(rows, features, 2, True))
     arrays = [frame[c].to_numpy() for c in frame.columns]
@@ -186,10 +186,10 @@ def _child(kind: str, path: str, profile_path: str, chunk_rows: int) -> dict:
     else:
         import numpy as np
 
-        from opskit.analyses.drift import analyze_drift
-        from opskit.analyses.drift_bins import count_numeric
-        from opskit.analyses.drift_pipeline import count_current_file
-        from opskit.analyses.drift_profile import ReferenceProfile
+        from opskit.analyses.drift.bins import count_numeric
+        from opskit.analyses.drift.features import analyze_drift
+        from opskit.analyses.drift.pipeline import count_current_file
+        from opskit.analyses.drift.profile import ReferenceProfile
 
         profile = ReferenceProfile.load(profile_path)
         for f in profile.features.values():  # load the compiled kernels before timing, as a warm run would
@@ -288,8 +288,8 @@ def bench_evidently(rows: int, features: int, timeout: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from opskit.analyses.drift import analyze_drift
-    from opskit.analyses.drift_methods import psi_from_counts
+    from opskit.analyses.drift.features import analyze_drift
+    from opskit.analyses.drift.methods import psi_from_counts
 
     ref_path = DATA_DIR / f"drift_ev_ref_{features}x{rows}.parquet"
     cur_path = DATA_DIR / f"drift_ev_cur_{features}x{rows}.parquet"

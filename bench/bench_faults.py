@@ -4,7 +4,7 @@ Generates a seeded multi-rank training log (default 1 GiB) in a temporary folder
 planted faults among realistic healthy lines, then measures in the same run:
 
 - ``grep -E -i -c -f PATTERNS`` with the catalogue's patterns (the baseline);
-- ``opskit.analyses.faults.scan`` with Hyperscan (the default engine) and with the plain ``re``
+- ``opskit.analyses.faults.scan.scan`` with Hyperscan (the default engine) and with the plain ``re``
   fallback, each in a child process that reports its own peak memory;
 - a line-by-line Python ``re`` loop over the same patterns (one compiled alternation).
 
@@ -114,7 +114,7 @@ def _child(code: str, *args: str) -> dict:
 
 
 SCAN_CODE = """
-from opskit.analyses.faults import scan
+from opskit.analyses.faults.scan import scan
 t0 = time.perf_counter()
 r = scan(sys.argv[1], engine=sys.argv[2])
 elapsed = time.perf_counter() - t0
@@ -123,7 +123,7 @@ result = {'seconds': elapsed, 'findings': sum(r.counts.values()), 'engine': r.en
 
 LOOP_CODE = """
 import re
-from opskit.analyses.faults import load_catalogue
+from opskit.analyses.faults.scan import load_catalogue
 rx = re.compile('|'.join(f'(?:{p})' for p in load_catalogue().all_patterns()).encode(), re.IGNORECASE)
 limit = int(sys.argv[2])
 n = hits = 0
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     slow_mib = min(size_mib, args.slow_mib or (4 if args.quick else 64))
     loop_mib = min(slow_mib, args.loop_mib or (0.5 if args.quick else 8))
     grep = shutil.which("grep")
-    from opskit.analyses.faults import hyperscan_available, load_catalogue
+    from opskit.analyses.faults.scan import hyperscan_available, load_catalogue
 
     with tempfile.TemporaryDirectory(prefix="opskit-bench-faults-") as tmp:
         tmpdir = Path(tmp)

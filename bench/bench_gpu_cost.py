@@ -119,7 +119,7 @@ def stage(name: str, path: str) -> dict:
     """Run one way of reading the fleet in this process; return its figures (imports not timed)."""
     import pandas as pd
 
-    from opskit.analyses import gpu_report as gr
+    from opskit.runbooks import report_gpu_cost as gr
 
     t0 = time.perf_counter()
     if name == "baseline":

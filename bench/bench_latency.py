@@ -76,7 +76,7 @@ def child(kind: str, path: str) -> int:
         out = frame.groupby(pd.Grouper(key="timestamp", freq="5min"))["latency_ms"].quantile([0.5, 0.95, 0.99])
         check = {"buckets": int(out.index.get_level_values(0).nunique())}
     else:
-        from opskit.analyses.latency import analyze_latency
+        from opskit.analyses.latency.analysis import analyze_latency
 
         result = analyze_latency(frame, engine="duckdb" if kind == "opskit" else "pandas")
         check = {

@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", help="where to write the folder (default: a temporary one, removed after)")
     args = parser.parse_args(argv)
 
-    from opskit.analyses import model_integrity as mi
-    from opskit.analyses.load_check import diagnose_model_load
+    from opskit.analyses.model_load import integrity as mi
+    from opskit.runbooks.diagnose_model_load import diagnose_model_load
     from opskit.sources.model_files import inspect_model_file
 
     size = int((0.128 if args.quick else args.size_gb) * 1e9)

@@ -72,9 +72,9 @@ def test_every_source_gives_the_same_gpu_hours_and_mean_utilisation(sources):
 
 
 def test_every_source_gives_the_same_team_hours_and_cost(sources, rules):
-    analysis = pytest.importorskip("opskit.analyses.gpu_usage")
-    from opskit.analyses.gpu_cost import compute_costs, load_prices
-    from opskit.analyses.gpu_rollup import rollup_hourly
+    analysis = pytest.importorskip("opskit.analyses.gpu_fleet.usage")
+    from opskit.analyses.gpu_fleet.cost import compute_costs, load_prices
+    from opskit.analyses.gpu_fleet.rollup import rollup_hourly
 
     results = {}
     for name, frame in sources.items():
@@ -123,7 +123,7 @@ def test_fine_steps_are_split_under_the_server_limit(prometheus_server):
 
 
 def test_the_report_reads_every_format_to_the_same_team_cost(prometheus_server, rules):
-    report = pytest.importorskip("opskit.analyses.gpu_report")
+    report = pytest.importorskip("opskit.runbooks.report_gpu_cost")
     inputs = {
         "parquet": (resolve("sample:fleet_week"), "parquet"),
         "nvidia-smi": (resolve("sample:fleet_week_nvidia_smi"), "nvidia-smi"),

@@ -48,7 +48,7 @@ def _stdin_to(folder: Path) -> Path:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from opskit.analyses.faults import scan
+    from opskit.analyses.faults.scan import scan
     from opskit.sources.logs import discover, preserve_evidence
 
     paths = list(args.paths)

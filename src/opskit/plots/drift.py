@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from opskit.analyses.drift_methods import PSI_DRIFT, PSI_WATCH
+from opskit.analyses.drift.methods import PSI_DRIFT, PSI_WATCH
 from opskit.plots import STATUS_COLOURS, draw_threshold, new_axes
 
 _REF = "#90a4ae"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from opskit.analyses.gpu_cost import CostResult
-from opskit.analyses.gpu_usage import UsageResult
+from opskit.analyses.gpu_fleet.cost import CostResult
+from opskit.analyses.gpu_fleet.usage import UsageResult
 from opskit.plots import draw_threshold, new_axes
 
 PRODUCTIVE = "#2e7d32"

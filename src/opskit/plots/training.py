@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from opskit.analyses.memory_estimate import MemoryEstimate
-from opskit.analyses.training import TrainingResult
+from opskit.analyses.memory.estimate import MemoryEstimate
+from opskit.analyses.training.progress import TrainingResult
 from opskit.plots import STATUS_COLOURS, draw_threshold, new_axes
 
 

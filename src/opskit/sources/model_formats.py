@@ -52,7 +52,7 @@ class ModelFileInfo:
     good copy. ``details`` holds what was read (header length, entries, ir_version, LFS oid...).
     ``tensors`` (safetensors) has columns ``name``, ``dtype``, ``shape``, ``numel``, ``nbytes``,
     ``begin``, ``end`` (byte offsets into the data section). ``pickles`` lists the pickle streams
-    as ``(stream name, bytes)`` for :mod:`opskit.analyses.pickle_safety`; never unpickle them.
+    as ``(stream name, bytes)`` for :mod:`opskit.analyses.model_load.pickle_safety`; never unpickle them.
     """
 
     path: Path

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opskit.analyses.drift import analyze_drift
-from opskit.analyses.drift_counts import CurrentCounts
-from opskit.analyses.drift_profile import build_profile
+from opskit.analyses.drift.counts import CurrentCounts
+from opskit.analyses.drift.features import analyze_drift
+from opskit.analyses.drift.profile import build_profile
 from opskit.checks import Status
 from opskit.errors import InputError
 from opskit.sources.datasets import count_rows, iter_batches, read_table, table_columns, table_format

@@ -1,0 +1,404 @@
+"""Column types and the reference profile: what drift compares against.
+
+A :class:`ReferenceProfile` holds, per feature, the bin edges (or categories), the reference counts
+per bin, and a quantile sketch for the companion methods that need a distribution (KS,
+Wasserstein). It is built once from the reference table and saved as a small JSON file with the
+opskit version and a hash of the data; later runs load it and read only the current data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from opskit import __version__
+from opskit.analyses.drift.bins import (
+    categorical_labels,
+    category_bins,
+    count_categorical,
+    count_numeric,
+    numeric_labels,
+    quantile_edges,
+    sorted_quantiles,
+)
+from opskit.errors import InputError
+
+PROFILE_FORMAT = "opskit.drift.profile/1"
+SKETCH_POINTS = 501  # reference quantiles kept for KS and Wasserstein against a profile
+
+
+class ColumnType(StrEnum):
+    """How a column is compared: numeric bins, categorical buckets, or not at all (datetime)."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+
+
+_NUMERIC_TEXT_SHARE = 0.9  # text columns whose values mostly parse as numbers are numeric
+
+
+def infer_column_type(series: pd.Series) -> ColumnType:
+    """Numeric, categorical, boolean or datetime, from the dtype and, for text, from the values.
+
+    Text where at least 90 % of the values parse as numbers is numeric (the rest are then reported
+    as bad values); text that parses as ISO dates is datetime; other text is categorical.
+    """
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return ColumnType.BOOLEAN
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return ColumnType.DATETIME
+    if pd.api.types.is_numeric_dtype(dtype):
+        return ColumnType.NUMERIC
+    values = series.dropna()
+    if values.empty:
+        return ColumnType.CATEGORICAL
+    sample = values.iloc[:2000]
+    if sample.map(lambda v: isinstance(v, bool | np.bool_)).all():
+        return ColumnType.BOOLEAN
+    if pd.to_numeric(sample, errors="coerce").notna().mean() >= _NUMERIC_TEXT_SHARE:
+        return ColumnType.NUMERIC
+    if sample.map(lambda v: isinstance(v, str)).all():
+        parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601", utc=True)
+        if parsed.notna().all():
+            return ColumnType.DATETIME
+    return ColumnType.CATEGORICAL
+
+
+def infer_column_types(frame: pd.DataFrame, overrides: Mapping[str, str] | None = None) -> dict[str, ColumnType]:
+    """Inferred type of each column, with ``overrides`` (column -> type name) applied.
+
+    An override naming an unknown type is an :class:`InputError` listing the known ones.
+    """
+    types = {str(c): infer_column_type(frame[c]) for c in frame.columns}
+    for name, kind in (overrides or {}).items():
+        types[str(name)] = parse_column_type(kind, column=str(name))
+    return types
+
+
+def parse_column_type(kind: str | ColumnType, *, column: str | None = None) -> ColumnType:
+    try:
+        return ColumnType(str(kind).strip().lower())
+    except ValueError:
+        raise InputError(
+            f"unknown column type {kind!r}",
+            column=column,
+            hint="use one of: " + ", ".join(t.value for t in ColumnType),
+        ) from None
+
+
+def numeric_values(series: pd.Series, *, column: str, side: str) -> np.ndarray:
+    """The column as float64 (missing -> NaN); text that is not a number is an :class:`InputError`."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype("float64").to_numpy()
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        raise InputError(f"{side} column is datetime, not numeric", column=column, hint=_TYPE_HINT)
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = series.notna() & coerced.isna()
+    if bad.any():
+        positions = np.flatnonzero(bad.to_numpy())
+        example = series.iloc[positions[0]]
+        raise InputError(
+            f"{len(positions)} value(s) in the {side} are not numbers, e.g. {str(example)[:40]!r} at row "
+            f"{positions[0]} (dtype {series.dtype})",
+            column=column,
+            hint=_TYPE_HINT,
+        )
+    return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+_TYPE_HINT = "clean the column, or set its type with the column_types parameter (e.g. categorical)"
+
+
+@dataclass(frozen=True)
+class FeatureProfile:
+    """The reference side of one feature.
+
+    ``counts`` follow the bin labels (:meth:`labels`); the last bin holds missing values.
+    ``status``/``reason`` are set when the feature cannot be compared (``"SKIP"`` or ``"ERROR"``).
+    """
+
+    name: str
+    kind: ColumnType
+    n_rows: int
+    counts: tuple[int, ...] = ()
+    edges: tuple[float, ...] = ()
+    categories: tuple[str, ...] = ()
+    has_other: bool = False
+    bins_requested: int = 0
+    n_missing: int = 0
+    n_infinite: int = 0
+    sketch: tuple[float, ...] = ()
+    mean: float | None = None
+    std: float | None = None
+    status: str | None = None
+    reason: str | None = None
+
+    @property
+    def comparable(self) -> bool:
+        return self.status is None
+
+    @property
+    def n_bins(self) -> int:
+        """Bins excluding the missing bin (and, for categories, excluding ``<unseen>``)."""
+        if self.kind == ColumnType.NUMERIC:
+            return max(len(self.edges) - 1, 0)
+        return len(self.categories) + (1 if self.has_other else 0)
+
+    def labels(self) -> list[str]:
+        if self.kind == ColumnType.NUMERIC:
+            return numeric_labels(np.asarray(self.edges))
+        return categorical_labels(self.categories, self.has_other)
+
+    @property
+    def ties_collapsed(self) -> bool:
+        return self.kind == ColumnType.NUMERIC and 0 < self.n_bins < self.bins_requested
+
+    def note(self) -> str:
+        """What a reader should know about how this feature was binned."""
+        parts = []
+        if self.ties_collapsed:
+            parts.append(f"{self.bins_requested} bins requested, {self.n_bins} after tied quantiles collapsed")
+        if self.has_other:
+            parts.append(f"categories beyond the {len(self.categories)} most frequent share the <other> bin")
+        if self.n_infinite:
+            parts.append(f"{self.n_infinite} infinite reference value(s) counted in the edge bins")
+        return "; ".join(parts)
+
+
+def profile_feature(
+    series: pd.Series, kind: ColumnType, *, bins: int = 10, max_categories: int = 50, name: str | None = None
+) -> FeatureProfile:
+    """Profile one reference column; problems become a SKIP/ERROR profile, never an exception."""
+    name = str(name if name is not None else series.name)
+    n = len(series)
+    try:
+        if kind == ColumnType.DATETIME:
+            return FeatureProfile(
+                name,
+                kind,
+                n,
+                status="SKIP",
+                reason="datetime column: not compared (timestamps move on by design); "
+                "pass it as the timestamp parameter to see drift per window",
+            )
+        n_missing = int(series.isna().sum())
+        if n and n_missing == n:
+            return FeatureProfile(
+                name, kind, n, n_missing=n_missing, status="SKIP", reason="all values missing in the reference"
+            )
+        if kind == ColumnType.NUMERIC:
+            return _profile_numeric(series, name, bins)
+        cats, has_other = category_bins(series, max_categories)
+        counts, _ = count_categorical(series, cats, has_other)
+        return FeatureProfile(
+            name, kind, n, counts=tuple(int(c) for c in counts), categories=tuple(cats), has_other=has_other,
+            n_missing=n_missing,
+        )  # fmt: skip
+    except InputError as exc:
+        return FeatureProfile(name, kind, n, status="ERROR", reason=exc.reason)
+
+
+def _profile_numeric(series: pd.Series, name: str, bins: int) -> FeatureProfile:
+    x = numeric_values(series, column=name, side="reference")
+    finite = x[np.isfinite(x)]
+    n_missing = int(np.isnan(x).sum())
+    n_inf = int(np.isinf(x).sum())
+    if finite.size == 0:
+        return FeatureProfile(name, ColumnType.NUMERIC, len(x), n_missing=n_missing, n_infinite=n_inf, status="ERROR",
+                              reason="no finite values in the reference (only infinities or missing)")  # fmt: skip
+    finite = np.sort(finite)  # one sort gives the edges and the sketch
+    edges, n_bins = quantile_edges(finite, bins, presorted=True)
+    if n_bins == 0:
+        reason = f"constant in the reference (every value is {edges[0]:.6g})"
+        return FeatureProfile(name, ColumnType.NUMERIC, len(x), edges=tuple(edges.tolist()), n_missing=n_missing,
+                              status="SKIP", reason=reason)  # fmt: skip
+    counts = count_numeric(x, edges)
+    sketch = sorted_quantiles(finite, np.linspace(0.0, 1.0, SKETCH_POINTS))
+    return FeatureProfile(
+        name,
+        ColumnType.NUMERIC,
+        len(x),
+        counts=tuple(int(c) for c in counts),
+        edges=tuple(float(e) for e in edges),
+        bins_requested=bins,
+        n_missing=n_missing,
+        n_infinite=n_inf,
+        sketch=tuple(float(q) for q in sketch),
+        mean=float(finite.mean()),
+        std=float(finite.std()),
+    )
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """Per-feature reference bins and counts, saved once, compared against many current sets."""
+
+    features: dict[str, FeatureProfile]
+    n_rows: int
+    bins: int
+    max_categories: int
+    data_hash: str
+    opskit_version: str = __version__
+    created_at: str = ""
+    source: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def column_types(self) -> dict[str, ColumnType]:
+        return {name: f.kind for name, f in self.features.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        features = {}
+        for name, f in self.features.items():
+            d = asdict(f)
+            d["kind"] = f.kind.value
+            features[name] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+        return {
+            "format": PROFILE_FORMAT,
+            "opskit_version": self.opskit_version,
+            "created_at": self.created_at,
+            "source": self.source,
+            "data_hash": self.data_hash,
+            "n_rows": self.n_rows,
+            "bins": self.bins,
+            "max_categories": self.max_categories,
+            "extras": self.extras,
+            "features": features,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the profile as JSON (atomically); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_json_default))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, path: str | None = None) -> ReferenceProfile:
+        if data.get("format") != PROFILE_FORMAT:
+            raise InputError(
+                f"not an opskit drift profile (format {data.get('format')!r}, expected {PROFILE_FORMAT!r})",
+                path=path,
+                hint="build one with save_profile() or `-p save_profile PATH` in analyze_drift",
+            )
+        features = {}
+        for name, f in data["features"].items():
+            f = dict(f)
+            f["kind"] = ColumnType(f["kind"])
+            for key in ("counts", "edges", "categories", "sketch"):
+                f[key] = tuple(f.get(key) or ())
+            features[name] = FeatureProfile(**f)
+        return cls(
+            features=features,
+            n_rows=int(data["n_rows"]),
+            bins=int(data["bins"]),
+            max_categories=int(data["max_categories"]),
+            data_hash=str(data["data_hash"]),
+            opskit_version=str(data.get("opskit_version", "")),
+            created_at=str(data.get("created_at", "")),
+            source=data.get("source"),
+            extras=dict(data.get("extras") or {}),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ReferenceProfile:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError("profile file not found", path=path, hint="check the path") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"profile is not valid JSON: {exc}", path=path) from None
+        return cls.from_dict(data, path=str(path))
+
+    def with_extras(self, **extras: Any) -> ReferenceProfile:
+        return replace(self, extras={**self.extras, **extras})
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _column_digest(series: pd.Series) -> bytes:
+    values = series.to_numpy() if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iufb" else None
+    if values is not None:
+        data = memoryview(np.ascontiguousarray(values))
+    else:  # text, categories, datetimes: pandas' stable hash of each value
+        data = memoryview(pd.util.hash_pandas_object(series, index=False).to_numpy())
+    return hashlib.sha256(data).digest()
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 over the column names, dtypes and values, as ``sha256:<hex>``.
+
+    Numeric columns are hashed from their bytes, others from pandas' per-value hash; columns are
+    hashed in parallel (hashlib releases the GIL) and combined in column order.
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps([[str(c), str(frame[c].dtype)] for c in frame.columns]).encode())
+    if len(frame):
+        for digest in _threads().map(lambda c: _column_digest(frame[c]), list(frame.columns)):
+            h.update(digest)
+    return "sha256:" + h.hexdigest()
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="opskit-profile")
+    return _POOL
+
+
+def build_profile(
+    reference: pd.DataFrame,
+    *,
+    bins: int = 10,
+    column_types: Mapping[str, str] | None = None,
+    exclude: Iterable[str] = (),
+    max_categories: int = 50,
+    source: str | None = None,
+) -> ReferenceProfile:
+    """Profile every column of ``reference`` except ``exclude`` (bins, counts, sketch, types)."""
+    if bins < 2:
+        raise InputError(f"bins must be at least 2, got {bins}", hint="the default is 10")
+    skip = {str(c) for c in exclude}
+    frame = reference[[c for c in reference.columns if str(c) not in skip]]
+    types = infer_column_types(frame, {k: v for k, v in (column_types or {}).items() if k in frame.columns})
+    columns = list(frame.columns)  # profiled in parallel: sorting and counting release the GIL
+    profiles = _threads().map(
+        lambda c: profile_feature(frame[c], types[str(c)], bins=bins, max_categories=max_categories, name=str(c)),
+        columns,
+    )
+    features = {str(c): fp for c, fp in zip(columns, profiles, strict=True)}
+    return ReferenceProfile(
+        features=features,
+        n_rows=len(reference),
+        bins=bins,
+        max_categories=max_categories,
+        data_hash=data_hash(frame),
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        source=source,
+    )

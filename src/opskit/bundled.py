@@ -1,0 +1,29 @@
+"""The tables opskit ships in ``opskit/data``, found through :mod:`importlib.resources`.
+
+Each table is dated and names a source per row; the modules that use one parse it into their own
+types (:func:`opskit.analyses.gpu_fleet.cost.load_prices`, :func:`opskit.sources.environment.load_compat_table`,
+:func:`opskit.analyses.faults.details.xid_table`, :func:`opskit.analyses.faults.scan.load_catalogue`).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+GPU_PRICES = "gpu_prices.csv"
+CUDA_COMPAT = "cuda_compat.csv"
+XID_CODES = "xid.csv"
+FAULT_SIGNATURES = "fault_signatures.yaml"
+TABLES = (GPU_PRICES, CUDA_COMPAT, XID_CODES, FAULT_SIGNATURES)
+
+
+def bundled_path(name: str) -> Path:
+    """Path of the bundled table ``name`` (one of :data:`TABLES`)."""
+    if name not in TABLES:
+        raise KeyError(f"no bundled table {name!r}; known: {', '.join(TABLES)}")
+    return Path(str(resources.files("opskit") / "data" / name))
+
+
+def bundled_text(name: str) -> str:
+    """Text of the bundled table ``name``."""
+    return bundled_path(name).read_text(encoding="utf-8")
