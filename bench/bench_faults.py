@@ -123,7 +123,7 @@ result = {'seconds': elapsed, 'findings': sum(r.counts.values()), 'engine': r.en
 
 LOOP_CODE = """
 import re
-from opskit.analyses.faults.scan import load_catalogue
+from opskit.analyses.faults.catalogue import load_catalogue
 rx = re.compile('|'.join(f'(?:{p})' for p in load_catalogue().all_patterns()).encode(), re.IGNORECASE)
 limit = int(sys.argv[2])
 n = hits = 0
@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     slow_mib = min(size_mib, args.slow_mib or (4 if args.quick else 64))
     loop_mib = min(slow_mib, args.loop_mib or (0.5 if args.quick else 8))
     grep = shutil.which("grep")
-    from opskit.analyses.faults.scan import hyperscan_available, load_catalogue
+    from opskit.analyses.faults.catalogue import load_catalogue
+    from opskit.analyses.faults.engines import hyperscan_available
 
     with tempfile.TemporaryDirectory(prefix="opskit-bench-faults-") as tmp:
         tmpdir = Path(tmp)

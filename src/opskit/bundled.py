@@ -2,7 +2,7 @@
 
 Each table is dated and names a source per row; the modules that use one parse it into their own
 types (:func:`opskit.analyses.gpu_fleet.cost.load_prices`, :func:`opskit.sources.environment.load_compat_table`,
-:func:`opskit.analyses.faults.details.xid_table`, :func:`opskit.analyses.faults.scan.load_catalogue`).
+:func:`opskit.analyses.faults.xid.xid_table`, :func:`opskit.analyses.faults.catalogue.load_catalogue`).
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, StrEnum
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -314,15 +316,22 @@ class PublishedSummary(dict):
 
 
 def publish_summary(
-    verdicts: VerdictTable | Iterable[Verdict],
+    result: Any,
     figures: Mapping[str, Any] | None = None,
 ) -> PublishedSummary:
-    """Hand the runbook's result to ``opskit run``: call it in the last cell of a runbook.
+    """Hand the runbook's result to ``opskit run``: call it once, in the last cell of a runbook.
 
-    Displays a small output with the :data:`SUMMARY_MIMETYPE` that the runner reads from the
-    executed notebook (plus a one-line text fallback). Returns the summary dict.
+    ``result`` is a runbook result (``verdicts``, ``figures`` and optionally ``attachments``, a mapping
+    of file name to text that is written into the run's report folder, e.g. ``chat_summary.md``), or a
+    plain :class:`VerdictTable` / list of verdicts with ``figures``. Displays a small output with the
+    :data:`SUMMARY_MIMETYPE` that the runner reads from the executed notebook (plus a one-line text
+    fallback). Returns the summary dict.
     """
-    table = verdicts if isinstance(verdicts, VerdictTable) else VerdictTable(list(verdicts))
+    if hasattr(result, "verdicts"):
+        table, figures = result.verdicts, {**getattr(result, "figures", {}), **(figures or {})}
+        _write_attachments(getattr(result, "attachments", {}))
+    else:
+        table = result if isinstance(result, VerdictTable) else VerdictTable(list(result))
     summary = {
         "status": table.worst.value,
         "checks": table.to_records(),
@@ -340,3 +349,17 @@ def publish_summary(
     except ImportError:  # pragma: no cover - IPython ships with ipykernel
         pass
     return PublishedSummary(summary)
+
+
+REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
+
+
+def _write_attachments(attachments: Mapping[str, str]) -> None:
+    """Write each attachment into the report folder ``opskit run`` names; outside a run, nothing."""
+    folder = os.environ.get(REPORT_DIR_ENV)
+    if not folder:
+        return
+    for name, text in attachments.items():
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"attachment name {name!r} must be a plain file name")
+        (Path(folder) / name).write_text(text, encoding="utf-8")

@@ -23,7 +23,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from opskit import __version__
 from opskit.catalog import Runbook, get_runbook
-from opskit.checks import Status
+from opskit.checks import REPORT_DIR_ENV, Status
 from opskit.errors import OpskitError
 from opskit.kernel import KERNEL_NAME, InterpreterKernelManager
 from opskit.parameters import validate_parameters
@@ -51,7 +51,6 @@ class _KnownParametersFilter(logging.Filter):
 logging.getLogger("papermill").addFilter(_KnownParametersFilter())
 
 FAIL_ON = {"fail": Status.FAIL, "warn": Status.WARN, "never": None}
-REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
 
 
 @dataclass(frozen=True)

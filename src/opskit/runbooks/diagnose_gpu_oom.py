@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from opskit.analyses.faults.details import CudaOom, parse_cuda_oom
-from opskit.analyses.faults.scan import Finding, ScanResult, scan
+from opskit.analyses.faults.cuda_oom import CudaOom, parse_cuda_oom
+from opskit.analyses.faults.findings import Finding, ScanResult
+from opskit.analyses.faults.scan import scan
 from opskit.analyses.memory.estimate import JobConfig, MemoryEstimate, estimate_memory, read_job_config
 from opskit.analyses.memory.remedies import Remedy, plan_to_fit, rank_remedies, remedies_frame
 from opskit.checks import Status, Verdict, VerdictTable, run_checks
@@ -69,7 +70,7 @@ def judge_memory(
 def apply_oom_facts(config: JobConfig, oom: Any | None = None, *, gpu_memory_gib: float = 0.0) -> JobConfig:
     """``config`` with what a CUDA OOM message reveals: the GPU's capacity and whether expandable_segments is set.
 
-    ``oom`` is a :class:`opskit.analyses.faults.details.CudaOom` (or anything with ``total_mib`` and
+    ``oom`` is a :class:`opskit.analyses.faults.cuda_oom.CudaOom` (or anything with ``total_mib`` and
     ``expandable_segments_set``). An explicit ``gpu_memory_gib`` wins over the message, the message over the config.
     """
     capacity = config.gpu_memory_gib

@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from opskit.analyses.faults.details import NcclWatchdog, parse_nccl_watchdog
-from opskit.analyses.faults.scan import ScanResult, scan
+from opskit.analyses.faults.distributed import NcclWatchdog, parse_nccl_watchdog
+from opskit.analyses.faults.findings import ScanResult
+from opskit.analyses.faults.scan import scan
 from opskit.analyses.training.progress import TrainingResult, analyze_training
 from opskit.analyses.training.resume import ResumePlan, build_resume_command, judge_checkpoints
 from opskit.analyses.training.verdicts import judge_torchrun_report, judge_training

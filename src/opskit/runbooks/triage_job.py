@@ -9,7 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from opskit.analyses.faults.scan import Finding, ScanResult, excerpt, scan
+from opskit.analyses.faults.findings import Finding, ScanResult
+from opskit.analyses.faults.ranking import excerpt
+from opskit.analyses.faults.scan import scan
 from opskit.analyses.system import system_checks
 from opskit.checks import Status, Verdict, VerdictTable, run_checks
 from opskit.privacy import mask

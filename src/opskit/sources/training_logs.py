@@ -30,10 +30,10 @@ from collections.abc import Iterable, Iterator
 
 import pandas as pd
 
-from opskit.analyses.faults.details import parse_timestamp as parse_log_timestamp
 from opskit.errors import InputError
 from opskit.sources.logs import decode_line, discover, iter_regions, rank_from_line
 from opskit.sources.logs import rank_from_name as rank_from_path
+from opskit.sources.timestamps import parse_timestamp as parse_log_timestamp
 
 RECORD_COLUMNS = [
     "file",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.analyses.faults.details import CudaOom
+from opskit.analyses.faults.cuda_oom import CudaOom
 from opskit.analyses.faults.scan import scan
 from opskit.analyses.memory.estimate import JobConfig
 from opskit.checks import Status, VerdictTable

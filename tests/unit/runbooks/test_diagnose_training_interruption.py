@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from opskit.analyses.faults.scan import ScanResult, scan
+from opskit.analyses.faults.findings import ScanResult
+from opskit.analyses.faults.scan import scan
 from opskit.analyses.training.progress import analyze_training
 from opskit.checks import Status
 from opskit.runbooks.diagnose_training_interruption import (

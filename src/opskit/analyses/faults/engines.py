@@ -1,7 +1,7 @@
 """The engines that find candidate lines in a block of log bytes: Hyperscan, or Python's ``re``.
 
 Both return the end offsets of possible matches; the scanner then classifies each candidate line
-with :func:`opskit.analyses.faults.scan.classify_line`, so both engines give the same findings.
+with :func:`opskit.analyses.faults.catalogue.classify_line`, so both engines give the same findings.
 Hyperscan (the ``fast`` extra) searches all patterns in one pass; without it, each pattern's
 required literal is found with ``bytes.find`` (see :func:`required_literal`).
 """

@@ -1,15 +1,4 @@
-"""Find the faults in a failed job's logs and rank them so the root cause comes first.
-
-The fault classes, their patterns, meaning and next step live in ``data/fault_signatures.yaml``
-(:func:`load_catalogue`). :func:`scan` streams any number of logs (files, directories of
-per-rank logs, gzip, stdin) through all patterns at once, with Hyperscan when it is installed
-and Python's ``re`` otherwise (same findings either way), and returns a :class:`ScanResult`
-whose findings are ranked: causes before their consequences (system first, then model), then
-the first failure in time across ranks.
-
-    >>> result = scan("logs/")                       # doctest: +SKIP
-    >>> result.root_cause.fault, result.ranking_reason  # doctest: +SKIP
-"""
+"""Find the faults in a failed job's logs: every pattern at once over streamed files, Hyperscan or ``re``."""
 
 from __future__ import annotations
 
@@ -17,35 +6,31 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
-from functools import cache
-from pathlib import Path
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from opskit.analyses.faults.details import (
-    CudaOom,
-    NcclWatchdog,
-    ProcessFailure,
-    TorchrunFailure,
-    XidInfo,
-    decode_xid,
-    parse_cuda_oom,
+from opskit.analyses.faults.catalogue import Catalogue, FaultClass, _engine, classify_line, load_catalogue
+from opskit.analyses.faults.cuda_oom import parse_cuda_oom
+from opskit.analyses.faults.distributed import (
     parse_nccl_watchdog,
-    parse_timestamp,
     parse_torchrun_failure,
-    parse_xid_line,
 )
 from opskit.analyses.faults.engines import (
-    HyperscanEngine,
-    ReEngine,
     hyperscan_available,
-    required_literal,
 )
-from opskit.bundled import FAULT_SIGNATURES, bundled_path
+from opskit.analyses.faults.findings import (
+    _CONTEXT_LINES,
+    MAX_FINDINGS_PER_FILE,
+    MAX_TEXT_CHARS,
+    Finding,
+    ScanResult,
+    SourceStats,
+)
+from opskit.analyses.faults.ranking import rank_findings
+from opskit.analyses.faults.xid import decode_xid, parse_xid_line
 from opskit.errors import InputError
 from opskit.privacy import mask
 from opskit.sources.logs import (
@@ -58,285 +43,7 @@ from opskit.sources.logs import (
     rank_from_line,
     read_excerpt,
 )
-
-__all__ = [
-    "FAULT_CLASSES",
-    "Catalogue",
-    "CudaOom",
-    "FaultClass",
-    "Finding",
-    "NcclWatchdog",
-    "ProcessFailure",
-    "ScanResult",
-    "SourceStats",
-    "TorchrunFailure",
-    "XidInfo",
-    "classify_line",
-    "decode_xid",
-    "excerpt",
-    "load_catalogue",
-    "parse_cuda_oom",
-    "parse_nccl_watchdog",
-    "parse_torchrun_failure",
-    "rank_findings",
-    "scan",
-]
-
-CATALOGUE_PATH = bundled_path(FAULT_SIGNATURES)
-FAULT_CLASSES = (
-    "cuda_oom",
-    "host_oom",
-    "nccl_timeout",
-    "nccl_error",
-    "cuda_version_mismatch",
-    "corrupt_checkpoint",
-    "state_dict_mismatch",
-    "nan_loss",
-    "cuda_illegal_access",
-    "gpu_hardware",
-    "data_error",
-    "disk_full",
-    "killed_preempted",
-)
-MAX_TEXT_CHARS = 2000
-MAX_FINDINGS_PER_FILE = 20
-_CONTEXT_LINES = 14
-
-# ---------------------------------------------------------------- catalogue
-
-
-@dataclass(frozen=True)
-class FaultClass:
-    """One fault class of the catalogue."""
-
-    name: str
-    title: str
-    severity: str
-    tier: int
-    meaning: str
-    next_step: str
-    runbook: str | None
-    patterns: tuple[str, ...]
-    ignore: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """Fault classes in match order, the harmless patterns, and the compiled matchers."""
-
-    classes: tuple[FaultClass, ...]
-    harmless: tuple[str, ...]
-    version: str = ""
-
-    def __getitem__(self, name: str) -> FaultClass:
-        for c in self.classes:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.classes)
-
-    def all_patterns(self) -> list[str]:
-        """Every fault pattern, in class order (what the scanner searches for)."""
-        return [p for c in self.classes for p in c.patterns]
-
-
-_Matcher = tuple[str, "re.Pattern[str]"]  # (required literal, lowercased; the pattern)
-
-
-def _literal_matchers(patterns: Iterable[str]) -> list[_Matcher]:
-    return [(required_literal(p).decode(), re.compile(p, re.IGNORECASE)) for p in patterns]
-
-
-def _any(matchers: list[_Matcher], text: str, low: str) -> bool:
-    return any((not lit or lit in low) and rx.search(text) for lit, rx in matchers)
-
-
-def _matchers(catalogue: Catalogue) -> tuple[list[_Matcher], list[tuple[str, FaultClass, re.Pattern[str]]], dict]:
-    """Compiled once per catalogue and kept on it: a cheap literal test guards each regex search."""
-    compiled = catalogue.__dict__.get("_compiled")
-    if compiled is None:
-        faults = [(lit, c, rx) for c in catalogue.classes for lit, rx in _literal_matchers(c.patterns)]
-        ignores = {c.name: _literal_matchers(c.ignore) for c in catalogue.classes if c.ignore}
-        compiled = (_literal_matchers(catalogue.harmless), faults, ignores)
-        object.__setattr__(catalogue, "_compiled", compiled)
-    return compiled
-
-
-def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
-    """Read a catalogue YAML (the bundled one by default) and check every pattern compiles."""
-    if path is None:
-        return _default_catalogue()
-    return _read_catalogue(Path(path))
-
-
-@cache
-def _default_catalogue() -> Catalogue:
-    return _read_catalogue(CATALOGUE_PATH)
-
-
-def _read_catalogue(path: Path) -> Catalogue:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read the fault catalogue: {exc}", path=path) from exc
-    classes = []
-    for name, spec in (doc.get("classes") or {}).items():
-        try:
-            fc = FaultClass(
-                name=name,
-                title=spec.get("title", name),
-                severity=spec.get("severity", "error"),
-                tier=int(spec.get("tier", 5)),
-                meaning=" ".join(str(spec["meaning"]).split()),
-                next_step=" ".join(str(spec["next_step"]).split()),
-                runbook=spec.get("runbook"),
-                patterns=tuple(spec["patterns"]),
-                ignore=tuple(spec.get("ignore") or ()),
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise InputError(f"fault class {name!r} lacks {exc}", path=path, hint="see the comment at the top") from exc
-        for pattern in (*fc.patterns, *fc.ignore):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise InputError(f"bad pattern {pattern!r} in {name}: {exc}", path=path) from exc
-        classes.append(fc)
-    return Catalogue(tuple(classes), tuple(doc.get("harmless") or ()), str(doc.get("version", "")))
-
-
-def classify_line(text: str, catalogue: Catalogue | None = None) -> FaultClass | None:
-    """The fault class of one log line, or None (no pattern, or a harmless line).
-
-    The first class in catalogue order with a matching pattern wins, unless the line is harmless
-    or matches one of that class's ``ignore`` patterns.
-    """
-    cat = catalogue or _default_catalogue()
-    harmless, faults, ignores = _matchers(cat)
-    low = text.lower()
-    skipped = set()
-    for lit, fc, rx in faults:
-        if fc.name in skipped or (lit and lit not in low) or not rx.search(text):
-            continue
-        if fc.name in ignores and _any(ignores[fc.name], text, low):
-            skipped.add(fc.name)
-            continue
-        return None if _any(harmless, text, low) else fc
-    return None
-
-
-@cache
-def _engine(catalogue: Catalogue, kind: str) -> ReEngine | HyperscanEngine:
-    patterns = catalogue.all_patterns()
-    if kind == "hyperscan":
-        return HyperscanEngine(patterns)
-    return ReEngine(patterns)
-
-
-# ---------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One fault found in a log line: the class, where, the (masked) evidence and what to do."""
-
-    fault: str
-    file: str
-    line: int
-    text: str
-    next_step: str
-    meaning: str
-    rank: int | None
-    timestamp: pd.Timestamp | None
-    severity: str
-    details: dict[str, Any] = field(default_factory=dict, compare=False)
-    tier: int = 5
-    runbook: str | None = None
-    title: str = ""
-
-    @property
-    def where(self) -> str:
-        """``file:line`` with the rank when known."""
-        rank = f" (rank {self.rank})" if self.rank is not None else ""
-        return f"{self.file}:{self.line}{rank}"
-
-    def to_dict(self) -> dict[str, Any]:
-        from opskit.checks import to_jsonable
-
-        return {
-            "fault": self.fault,
-            "file": self.file,
-            "line": self.line,
-            "text": self.text,
-            "next_step": self.next_step,
-            "meaning": self.meaning,
-            "rank": self.rank,
-            "timestamp": self.timestamp.isoformat() if self.timestamp is not None else None,
-            "severity": self.severity,
-            "title": self.title,
-            "runbook": self.runbook,
-            "details": to_jsonable(self.details),
-        }
-
-
-@dataclass(frozen=True)
-class SourceStats:
-    """What was read from one log."""
-
-    name: str
-    rank: int | None
-    lines: int
-    bytes: int
-    findings: int
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """Ranked findings (root cause first), why that order, and what was read."""
-
-    findings: list[Finding]
-    root_cause: Finding | None
-    ranking_reason: str
-    files_read: int
-    lines_read: int
-    bytes_read: int
-    counts: dict[str, int] = field(default_factory=dict)
-    sources: list[SourceStats] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    engine: str = ""
-    catalogue_version: str = ""
-    watchdog: NcclWatchdog | None = None
-
-    @property
-    def faults(self) -> list[str]:
-        """Fault classes found, in ranked order, each once."""
-        return list(dict.fromkeys(f.fault for f in self.findings))
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per finding, ranked: fault, file, line, rank, timestamp, severity, text, next_step, meaning."""
-        columns = ["fault", "file", "line", "rank", "timestamp", "severity", "text", "next_step", "meaning"]
-        rows = [{c: getattr(f, c) for c in columns} for f in self.findings]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["rank"] = frame["rank"].astype("Int64")
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-        return frame
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "findings": [f.to_dict() for f in self.findings],
-            "root_cause": self.root_cause.to_dict() if self.root_cause else None,
-            "ranking_reason": self.ranking_reason,
-            "files_read": self.files_read,
-            "lines_read": self.lines_read,
-            "bytes_read": self.bytes_read,
-            "counts": dict(self.counts),
-            "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
-            "engine": self.engine,
-            "watchdog": self.watchdog.to_dict() if self.watchdog else None,
-        }
-
+from opskit.sources.timestamps import parse_timestamp
 
 # ---------------------------------------------------------------- scanning
 
@@ -495,53 +202,6 @@ def _torchrun_context(f: Finding, lines: list[tuple[int, str]], root_block: bool
     )
 
 
-_MAX_TS = pd.Timestamp.max.tz_localize("UTC")
-
-
-def _order_key(f: Finding, source_index: dict[str, int]) -> tuple:
-    return (f.tier, f.timestamp if f.timestamp is not None else _MAX_TS, source_index.get(f.file, 0), f.line)
-
-
-def rank_findings(findings: Iterable[Finding], source_order: Iterable[str] = ()) -> tuple[list[Finding], str]:
-    """Order findings root cause first and say why in one sentence.
-
-    Order: the catalogue's tier (hardware, then host resources and the software stack, then a
-    rank-local failure such as an OOM, then kills, NCCL errors, NCCL timeouts, launcher reports),
-    then time (the first failure across ranks), then file order and line.
-    """
-    index = {name: i for i, name in enumerate(source_order)}
-    ranked = sorted(findings, key=lambda f: _order_key(f, index))
-    return ranked, _reason(ranked)
-
-
-_TIER_WHY = {
-    1: "a GPU hardware fault breaks every job on that GPU, so it explains the failures that follow",
-    2: "host resources and the software stack come first (system first, then model)",
-    3: "a failure on one rank makes the other ranks wait for it",
-    4: "a killed worker leaves the other ranks waiting on their collectives",
-    5: "an NCCL error on one rank surfaces as timeouts on the others",
-    6: "a timeout is a consequence, and no fault that could cause it was found",
-    7: "only the launcher's report of a failed worker was found",
-}
-
-
-def _reason(ranked: list[Finding]) -> str:
-    if not ranked:
-        return "No known fault signature was found."
-    first = ranked[0]
-    when = f" at {first.timestamp:%Y-%m-%d %H:%M:%S}" if first.timestamp is not None else ""
-    head = f"{first.fault} in {first.where}{when} is ranked first"
-    later = [f for f in ranked[1:] if f.fault != first.fault or f.rank != first.rank]
-    consequences = list(dict.fromkeys(f.fault for f in ranked if f.tier > first.tier))
-    if consequences:
-        why = _TIER_WHY.get(first.tier, "it ranks as a cause")
-        return f"{head}: {why}; the later {', '.join(consequences)} findings are most likely its consequences."
-    if later:
-        n = len(ranked)
-        return f"{head}: it is the first failure in time across ranks among {n} findings of the same kind of cause."
-    return f"{head}: it is the only fault found."
-
-
 def scan(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
@@ -602,21 +262,3 @@ def scan(
         catalogue_version=cat.version,
         watchdog=watchdog,
     )
-
-
-def excerpt(finding: Finding, *, before: int = 2, after: int = 2, sources: Iterable[LogSource] = ()) -> str:
-    """The masked lines around a finding, numbered, the finding's line marked with ``>``."""
-    source = next((s for s in sources if s.name == finding.file), None)
-    if source is None:
-        path = Path(finding.file)
-        if not path.is_file():
-            return f"> {finding.line:>7} | {finding.text}"
-        found, _ = discover(path)
-        if not found:
-            return f"> {finding.line:>7} | {finding.text}"
-        source = found[0]
-    offset = finding.details.get("offset")
-    if offset is None:
-        return f"> {finding.line:>7} | {finding.text}"
-    lines = read_excerpt(source, offset, before=before, after=after)
-    return "\n".join(f"{'>' if i == 0 else ' '} {finding.line + i:>7} | {mask(t[:MAX_TEXT_CHARS])}" for i, t in lines)

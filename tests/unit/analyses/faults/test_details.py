@@ -6,16 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from opskit.analyses.faults.details import (
-    classify_oom,
-    decode_xid,
-    parse_cuda_oom,
-    parse_nccl_watchdog,
-    parse_timestamp,
-    parse_torchrun_failure,
-    parse_xid_line,
-    xid_table,
-)
+from opskit.analyses.faults.cuda_oom import classify_oom, parse_cuda_oom
+from opskit.analyses.faults.distributed import parse_nccl_watchdog, parse_torchrun_failure
+from opskit.analyses.faults.xid import decode_xid, parse_xid_line, xid_table
+from opskit.sources.timestamps import parse_timestamp
 
 LOGS = Path(__file__).resolve().parents[3] / "fixtures" / "logs"
 

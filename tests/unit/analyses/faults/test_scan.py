@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from opskit.analyses.faults import scan as faults
-from opskit.analyses.faults.scan import FAULT_CLASSES, classify_line, load_catalogue, scan
+from opskit.analyses.faults import findings as faults
+from opskit.analyses.faults.catalogue import FAULT_CLASSES, classify_line, load_catalogue
+from opskit.analyses.faults.scan import scan
 from opskit.errors import InputError
 
 LOGS = Path(__file__).resolve().parents[3] / "fixtures" / "logs"

@@ -1,0 +1,80 @@
+"""Rank findings so the root cause comes first: the catalogue's tier, then the first failure in time across ranks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from opskit.analyses.faults.findings import MAX_TEXT_CHARS, Finding
+from opskit.privacy import mask
+from opskit.sources.logs import (
+    LogSource,
+    discover,
+    read_excerpt,
+)
+
+_MAX_TS = pd.Timestamp.max.tz_localize("UTC")
+
+
+def _order_key(f: Finding, source_index: dict[str, int]) -> tuple:
+    return (f.tier, f.timestamp if f.timestamp is not None else _MAX_TS, source_index.get(f.file, 0), f.line)
+
+
+def rank_findings(findings: Iterable[Finding], source_order: Iterable[str] = ()) -> tuple[list[Finding], str]:
+    """Order findings root cause first and say why in one sentence.
+
+    Order: the catalogue's tier (hardware, then host resources and the software stack, then a
+    rank-local failure such as an OOM, then kills, NCCL errors, NCCL timeouts, launcher reports),
+    then time (the first failure across ranks), then file order and line.
+    """
+    index = {name: i for i, name in enumerate(source_order)}
+    ranked = sorted(findings, key=lambda f: _order_key(f, index))
+    return ranked, _reason(ranked)
+
+
+_TIER_WHY = {
+    1: "a GPU hardware fault breaks every job on that GPU, so it explains the failures that follow",
+    2: "host resources and the software stack come first (system first, then model)",
+    3: "a failure on one rank makes the other ranks wait for it",
+    4: "a killed worker leaves the other ranks waiting on their collectives",
+    5: "an NCCL error on one rank surfaces as timeouts on the others",
+    6: "a timeout is a consequence, and no fault that could cause it was found",
+    7: "only the launcher's report of a failed worker was found",
+}
+
+
+def _reason(ranked: list[Finding]) -> str:
+    if not ranked:
+        return "No known fault signature was found."
+    first = ranked[0]
+    when = f" at {first.timestamp:%Y-%m-%d %H:%M:%S}" if first.timestamp is not None else ""
+    head = f"{first.fault} in {first.where}{when} is ranked first"
+    later = [f for f in ranked[1:] if f.fault != first.fault or f.rank != first.rank]
+    consequences = list(dict.fromkeys(f.fault for f in ranked if f.tier > first.tier))
+    if consequences:
+        why = _TIER_WHY.get(first.tier, "it ranks as a cause")
+        return f"{head}: {why}; the later {', '.join(consequences)} findings are most likely its consequences."
+    if later:
+        n = len(ranked)
+        return f"{head}: it is the first failure in time across ranks among {n} findings of the same kind of cause."
+    return f"{head}: it is the only fault found."
+
+
+def excerpt(finding: Finding, *, before: int = 2, after: int = 2, sources: Iterable[LogSource] = ()) -> str:
+    """The masked lines around a finding, numbered, the finding's line marked with ``>``."""
+    source = next((s for s in sources if s.name == finding.file), None)
+    if source is None:
+        path = Path(finding.file)
+        if not path.is_file():
+            return f"> {finding.line:>7} | {finding.text}"
+        found, _ = discover(path)
+        if not found:
+            return f"> {finding.line:>7} | {finding.text}"
+        source = found[0]
+    offset = finding.details.get("offset")
+    if offset is None:
+        return f"> {finding.line:>7} | {finding.text}"
+    lines = read_excerpt(source, offset, before=before, after=after)
+    return "\n".join(f"{'>' if i == 0 else ' '} {finding.line + i:>7} | {mask(t[:MAX_TEXT_CHARS])}" for i, t in lines)
