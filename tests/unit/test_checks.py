@@ -87,3 +87,44 @@ def test_publish_summary_rejects_unserialisable_figures():
     summary = publish_summary([Verdict("x", Status.WARN)], figures={"n": np.int32(3)})
     assert summary["status"] == "WARN" and summary["figures"] == {"n": 3}
     assert SUMMARY_MIMETYPE.startswith("application/")
+
+
+def test_publish_summary_takes_a_result_and_writes_its_attachments(tmp_path, monkeypatch):
+    from dataclasses import dataclass
+
+    from opskit.checks import REPORT_DIR_ENV, VerdictTable
+
+    @dataclass(frozen=True)
+    class Result:
+        verdicts: VerdictTable
+
+        @property
+        def figures(self):
+            return {"gpus": np.int64(4)}
+
+        @property
+        def attachments(self):
+            return {"chat_summary.md": "week 48: 4 GPUs"}
+
+    result = Result(VerdictTable([Verdict("x", Status.FAIL), Verdict("y", Status.PASS)]))
+    monkeypatch.setenv(REPORT_DIR_ENV, str(tmp_path))
+    summary = publish_summary(result)
+    assert summary["status"] == "FAIL" and summary["figures"] == {"gpus": 4}
+    assert [c["name"] for c in summary["checks"]] == ["x", "y"]
+    assert (tmp_path / "chat_summary.md").read_text(encoding="utf-8") == "week 48: 4 GPUs"
+
+
+def test_publish_summary_outside_a_run_writes_nothing_and_refuses_paths(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from opskit.checks import REPORT_DIR_ENV, VerdictTable
+
+    monkeypatch.delenv(REPORT_DIR_ENV, raising=False)
+    plain = SimpleNamespace(verdicts=VerdictTable([]), figures={}, attachments={"a.md": "x"})
+    assert publish_summary(plain)["checks"] == []
+    assert not list(tmp_path.iterdir()), "outside opskit run nothing is written"
+    monkeypatch.setenv(REPORT_DIR_ENV, str(tmp_path / "run"))
+    bad = SimpleNamespace(verdicts=VerdictTable([]), figures={}, attachments={"../escape.md": "x"})
+    with pytest.raises(ValueError, match="plain file name"):
+        publish_summary(bad)
+    assert not (tmp_path / "escape.md").exists()
