@@ -40,7 +40,7 @@ def plot_loss_by_rank(result: TrainingResult, *, ax: Axes | None = None, max_ran
             edgecolors=STATUS_COLOURS["WARN"],
             linewidths=1.5,
             zorder=5,
-            label=f"spike (robust z > {result.spike_z:g})",
+            label=f"spike (robust z > {result.settings.spike_z:g})",
         )
     ax.set_xlabel("step")
     ax.set_ylabel("loss")

@@ -1,99 +1,123 @@
 """A training interruption, diagnosed: which rank stopped first and why, and where to resume.
 
-``runbooks/diagnose_training_interruption.ipynb`` narrates this module. :func:`diagnose_interruption`
-reads the training progress (:mod:`opskit.sources.training_logs`), scans the logs for faults
-(:func:`opskit.analyses.faults.scan.scan`) and checks the checkpoints on disk (:mod:`opskit.sources.checkpoints`,
-:mod:`opskit.analyses.training.resume`), each inside :func:`opskit.checks.run_checks` so that one input
-that cannot be read becomes an ERROR row while the others are still judged. The pieces it combines,
-:func:`judge_log_faults` and :func:`judge_resume`, work on results already computed.
+``runbooks/diagnose_training_interruption.ipynb`` narrates this module. :func:`run` reads the training
+progress (:mod:`opskit.sources.training_logs`, judged by :mod:`opskit.analyses.training`), scans the logs
+for faults (:func:`opskit.analyses.faults.scan.scan`) and checks the checkpoints on disk
+(:mod:`opskit.sources.checkpoints`, :mod:`opskit.analyses.training.resume`). Each stage returns what it
+found and its verdicts; a stage that raises becomes an ERROR row and the later ones still run.
+:func:`judge_log_faults` composes the two areas: the faults in the logs against the training progress.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TypeVar
 
 from opskit.analyses.faults.distributed import NcclWatchdog, parse_nccl_watchdog
 from opskit.analyses.faults.findings import ScanResult
 from opskit.analyses.faults.scan import scan
 from opskit.analyses.training.progress import TrainingResult, analyze_training
-from opskit.analyses.training.resume import ResumePlan, build_resume_command, judge_checkpoints
+from opskit.analyses.training.resume import ResumePlan, judge_resume
+from opskit.analyses.training.settings import TrainingSettings
 from opskit.analyses.training.verdicts import judge_torchrun_report, judge_training
-from opskit.checks import Status, Verdict, VerdictTable, run_checks
+from opskit.checks import Status, Verdict, VerdictTable, error_verdict
+from opskit.runbooks.diagnose_training_interruption_result import DiagnoseTrainingInterruptionResult
 from opskit.samples import resolve, sample_beside_real_input
 from opskit.sources.checkpoints import CheckpointScan, find_checkpoints
 from opskit.sources.training_logs import read_training_logs
 
-Resolver = Callable[[str], "str | os.PathLike[str]"]
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class InterruptionReport:
-    """Verdicts and what they were judged from; a part is None when its input could not be read."""
+def run(
+    *,
+    log_path: str = "sample:training_nccl_hang",
+    checkpoint_dir: str | None = "sample:training_nccl_hang_checkpoints",
+    launcher: str = "hf_trainer",
+    script: str = "train.py",
+    script_args: str = "",
+    nproc_per_node: int = 8,
+    nnodes: int = 1,
+    spike_z: float = 6.0,
+    spike_window: int = 50,
+    stall_factor: float = 5.0,
+) -> DiagnoseTrainingInterruptionResult:
+    """Judge an interrupted training run: progress per rank, the faults in its logs, its checkpoints.
 
-    verdicts: VerdictTable
-    training: TrainingResult | None = None
-    faults: ScanResult | None = None
-    watchdog: NcclWatchdog | None = None
-    checkpoints: CheckpointScan | None = None
-    plan: ResumePlan | None = None
+    ``log_path`` and ``checkpoint_dir`` are paths or ``sample:NAME`` values, resolved inside the stages so
+    that a bad one becomes an ERROR row. ``checkpoint_dir`` None (or a sample beside real logs) gives a
+    SKIPped ``resume point``. The stages run in this order: ``training progress``, ``log faults`` (which
+    uses the rank that stopped first), ``checkpoints`` (which resumes from before the first NaN/inf loss).
+    """
+    settings = TrainingSettings(
+        spike_z=spike_z,
+        spike_window=spike_window,
+        stall_factor=stall_factor,
+        launcher=launcher,
+        script=script,
+        script_args=script_args,
+        nproc_per_node=nproc_per_node,
+        nnodes=nnodes,
+    )
+    training, progress_rows = _attempt("training progress", lambda: _judge_progress(log_path, settings))
+    logs, fault_rows = _attempt("log faults", lambda: _judge_logs(log_path, training))
+    disk, checkpoint_rows = _attempt(
+        "checkpoints", lambda: _judge_checkpoint_dir(checkpoint_dir, log_path, training, settings)
+    )
+    found, watchdog = logs or (None, None)
+    checkpoints, plan = disk or (None, None)
+    return DiagnoseTrainingInterruptionResult(
+        VerdictTable([*progress_rows, *fault_rows, *checkpoint_rows]),
+        training=training,
+        faults=found,
+        watchdog=watchdog,
+        checkpoint_scan=checkpoints,
+        plan=plan,
+    )
 
-    def faults_headline(self) -> str:
-        """Why the findings are ranked as they are; or that there are none, or that the scan did not run."""
-        if self.faults is None:
-            return "the log scan did not run: see the verdict table"
-        return f"**{self.faults.ranking_reason}**" if self.faults.findings else "no findings"
 
-    def findings_table(self, limit: int = 15) -> pd.DataFrame:
-        """The ranked findings, root cause first: fault, rank, timestamp, file, line, text, next_step."""
-        columns = ["fault", "rank", "timestamp", "file", "line", "text", "next_step"]
-        if self.faults is None:
-            return pd.DataFrame(columns=columns)
-        return self.faults.to_frame()[columns].head(limit)
+def _attempt(name: str, stage: Callable[[], tuple[T, list[Verdict]]]) -> tuple[T | None, list[Verdict]]:
+    """Run one stage; an exception becomes its ERROR row and no value, so the later stages still run."""
+    try:
+        return stage()
+    except Exception as exc:  # every failure becomes a visible ERROR row
+        return None, [error_verdict(name, exc)]
 
-    def loss_tables(self, limit: int = 20) -> dict[str, pd.DataFrame]:
-        """The non-empty tables behind the loss verdicts, by title: non-finite losses, spikes, stalls, throughput."""
-        if self.training is None:
-            return {}
-        tables = {
-            "non-finite losses": self.training.nonfinite,
-            "spikes": self.training.spikes,
-            "stalls": self.training.stalls,
-            "throughput per rank": self.training.throughput,
-        }
-        return {title: frame.head(limit) for title, frame in tables.items() if not frame.empty}
 
-    def checkpoint_table(self) -> pd.DataFrame:
-        """The checkpoints found, newest first: path, step, kind, size_gib, complete, problems."""
-        columns = ["path", "step", "kind", "size_gib", "complete", "problems"]
-        return pd.DataFrame(columns=columns) if self.checkpoints is None else self.checkpoints.to_frame()[columns]
+def _judge_progress(log_path: str, settings: TrainingSettings) -> tuple[TrainingResult, list[Verdict]]:
+    """The training progress read from the logs, and its verdicts (rank progress, loss, throughput, stalls)."""
+    training = analyze_training(read_training_logs(resolve(log_path)), settings)
+    return training, judge_training(training)
 
-    def resume_markdown(self) -> str:
-        """The resume point, its command in a code block and the notes on it, as Markdown; or why there is none."""
-        if self.plan is None:
-            return "no resume command: see the verdict table (resume point)"
-        chosen = self.plan.checkpoint
-        text = f"Resume from **step {chosen.step}** (`{chosen.path.name}`):\n\n```\n{self.plan.command}\n```"
-        return text + "".join(f"\n\n- {note}" for note in self.plan.notes)
 
-    def figures(self) -> dict[str, Any]:
-        """The key figures for ``publish_summary``: root cause, first stopped rank, steps, the resume point."""
-        training, found, plan = self.training, self.faults, self.plan
-        return {
-            "root_cause": found.root_cause.fault if found is not None and found.root_cause else None,
-            "first_stopped_rank": training.first_stopped_rank if training is not None else None,
-            "max_step": training.max_step if training is not None else None,
-            "ranks": len(training.ranks) if training is not None else None,
-            "nonfinite_loss_records": len(training.nonfinite) if training is not None else None,
-            "loss_spikes": len(training.spikes) if training is not None else None,
-            "resume_step": plan.checkpoint.step if plan is not None else None,
-            "resume_checkpoint": str(plan.checkpoint.path) if plan is not None else None,
-            "resume_command": plan.command if plan is not None else None,
-        }
+def _judge_logs(
+    log_path: str, training: TrainingResult | None
+) -> tuple[tuple[ScanResult, NcclWatchdog | None], list[Verdict]]:
+    """The faults found in the logs with the NCCL watchdog report read from them, and their verdicts."""
+    found = scan(resolve(log_path))
+    rows, watchdog = judge_log_faults(found, training)
+    return (found, watchdog), rows
+
+
+def _judge_checkpoint_dir(
+    checkpoint_dir: str | None, log_path: str, training: TrainingResult | None, settings: TrainingSettings
+) -> tuple[tuple[CheckpointScan, ResumePlan | None] | None, list[Verdict]]:
+    """The checkpoints on disk and the resume plan, and their verdicts; a SKIP without a folder to read.
+
+    The bundled sample checkpoints are never judged beside a real job's logs.
+    """
+    if checkpoint_dir is None or sample_beside_real_input(checkpoint_dir, log_path):
+        skip = Verdict(
+            "resume point",
+            Status.SKIP,
+            message="no checkpoint_dir given",
+            next_step="rerun with -p checkpoint_dir PATH (the run's output folder)",
+        )
+        return None, [skip]
+    found = find_checkpoints(resolve(checkpoint_dir), world_size=settings.world_size)
+    first_nan = training.first_nonfinite_step if training is not None else None
+    rows, plan = judge_resume(found, settings, before_step=first_nan)
+    return (found, plan), rows
 
 
 def judge_log_faults(
@@ -152,90 +176,3 @@ def judge_log_faults(
         )
     )
     return rows, watchdog
-
-
-def judge_resume(
-    scan_result: CheckpointScan,
-    training: TrainingResult | None = None,
-    *,
-    launcher: str = "hf_trainer",
-    script: str = "train.py",
-    script_args: str = "",
-    nproc_per_node: int = 8,
-    nnodes: int = 1,
-) -> tuple[list[Verdict], ResumePlan | None]:
-    """Checkpoint verdicts and the resume command, from the newest complete checkpoint before the first NaN/inf loss.
-
-    Without training progress (or without a non-finite loss) the newest complete checkpoint is chosen.
-    The plan is None when no checkpoint qualifies (the ``resume point`` verdict FAILs then).
-    """
-    first_nan = training.first_nonfinite_step if training is not None else None
-    chosen = scan_result.resume_before(first_nan)
-    plan = None
-    if chosen is not None:
-        plan = build_resume_command(
-            chosen, launcher, script=script, script_args=script_args, nproc_per_node=nproc_per_node, nnodes=nnodes
-        )
-    return judge_checkpoints(scan_result, plan, before_step=first_nan), plan
-
-
-def diagnose_interruption(
-    log_path: str,
-    checkpoint_dir: str | None = None,
-    *,
-    launcher: str = "hf_trainer",
-    script: str = "train.py",
-    script_args: str = "",
-    nproc_per_node: int = 8,
-    nnodes: int = 1,
-    spike_z: float = 6.0,
-    spike_window: int = 50,
-    stall_factor: float = 5.0,
-    resolver: Resolver = resolve,
-) -> InterruptionReport:
-    """Judge an interrupted training run: progress per rank, the faults in its logs, its checkpoints.
-
-    ``log_path`` and ``checkpoint_dir`` are runbook parameters: paths or ``sample:NAME`` values, turned
-    into paths by ``resolver`` (:func:`opskit.samples.resolve`) inside the checks, so a bad one becomes an
-    ERROR row. ``checkpoint_dir`` None (or a sample beside real logs) gives a SKIPped ``resume point``.
-    The checks run in this order: ``training progress``, ``log faults`` (which uses the rank that stopped
-    first), ``checkpoints`` (which resumes from before the first NaN/inf loss).
-    """
-    parts: dict[str, Any] = {}
-
-    def check_training() -> list[Verdict]:
-        records = read_training_logs(resolver(log_path))
-        training = parts["training"] = analyze_training(
-            records, spike_window=spike_window, spike_z=spike_z, stall_factor=stall_factor
-        )
-        return judge_training(training)
-
-    def check_faults() -> list[Verdict]:
-        found = parts["faults"] = scan(resolver(log_path))
-        rows, parts["watchdog"] = judge_log_faults(found, parts.get("training"))
-        return rows
-
-    def check_checkpoints() -> Verdict | list[Verdict]:
-        if checkpoint_dir is None or sample_beside_real_input(checkpoint_dir, log_path):
-            return Verdict(
-                "resume point",
-                Status.SKIP,
-                message="no checkpoint_dir given",
-                next_step="rerun with -p checkpoint_dir PATH (the run's output folder)",
-            )
-        found = parts["checkpoints"] = find_checkpoints(resolver(checkpoint_dir), world_size=nproc_per_node * nnodes)
-        rows, parts["plan"] = judge_resume(
-            found,
-            parts.get("training"),
-            launcher=launcher,
-            script=script,
-            script_args=script_args,
-            nproc_per_node=nproc_per_node,
-            nnodes=nnodes,
-        )
-        return rows
-
-    verdicts = run_checks(
-        [("training progress", check_training), ("log faults", check_faults), ("checkpoints", check_checkpoints)]
-    )
-    return InterruptionReport(verdicts, **parts)

@@ -1,4 +1,4 @@
-"""Checkpoints on disk: find them, check they are complete, pick the one to resume from.
+"""Checkpoints on disk: find them and check that each is complete (files present, sane, never unpickled).
 
 Recognised layouts (the step is read from the name):
 
@@ -8,8 +8,8 @@ Recognised layouts (the step is read from the name):
 - Lightning: ``epoch=3-step=1200.ckpt``; plain PyTorch: ``step_1200.pt``, ``model_step-1200.pth``, ``ckpt_1200.bin``
 
 Each checkpoint's files are verified without loading them (:mod:`opskit.sources.checkpoint_files`);
-each layout's expected files are checked here. :mod:`opskit.analyses.training.resume` writes the
-command that resumes from the chosen checkpoint and judges the scan.
+each layout's expected files are checked here. Which checkpoint to resume from, and the command that
+resumes it, is decided in :mod:`opskit.analyses.training.resume`.
 """
 
 from __future__ import annotations
@@ -64,24 +64,13 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class CheckpointScan:
-    """All checkpoints under a folder, newest first, and the newest complete one to resume from."""
+    """All checkpoints under a folder, newest first, and the pointer file (``latest``) when there is one."""
 
     root: Path
     checkpoints: tuple[Checkpoint, ...]
     latest_pointer: str | None = None
     pointer_file: Path | None = None
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def resume(self) -> Checkpoint | None:
-        """The newest complete and verified checkpoint, or None."""
-        return next((c for c in self.checkpoints if c.complete), None)
-
-    def resume_before(self, step: int | None) -> Checkpoint | None:
-        """The newest complete checkpoint saved before ``step`` (e.g. the first NaN loss); :attr:`resume` if None."""
-        if step is None:
-            return self.resume
-        return next((c for c in self.checkpoints if c.complete and c.step < step), None)
 
     @property
     def newest(self) -> Checkpoint | None:

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from opskit.analyses.faults.findings import ScanResult
 from opskit.analyses.faults.scan import scan
 from opskit.analyses.training.progress import analyze_training
 from opskit.checks import Status
-from opskit.runbooks.diagnose_training_interruption import (
-    diagnose_interruption,
-    judge_log_faults,
-    judge_resume,
+from opskit.runbooks import diagnose_training_interruption as runbook
+from opskit.runbooks.diagnose_training_interruption import judge_log_faults, run
+from opskit.runbooks.diagnose_training_interruption_result import (
+    checkpoint_frame,
+    findings_frame,
+    loss_frames,
+    pace_frames,
+    resume_markdown,
 )
+from opskit.runbooks.display import Markdown, Outputs
 from opskit.samples import resolve, sample_beside_real_input
-from opskit.sources.checkpoints import find_checkpoints
 from opskit.sources.training_logs import read_training_logs
+
+SECTIONS = ("root_cause", "stopped_first", "loss", "stalls_and_throughput", "checkpoints", "resume_command")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +44,7 @@ def hang_checkpoints() -> Path:
 
 @pytest.fixture(scope="module")
 def hang(hang_logs, hang_checkpoints):
-    return diagnose_interruption(str(hang_logs), str(hang_checkpoints))
+    return run(log_path=str(hang_logs), checkpoint_dir=str(hang_checkpoints))
 
 
 def by_name(rows, name):
@@ -76,22 +87,6 @@ def test_one_nccl_timeout_log_gives_the_collective_without_training(fixtures):
     assert collective.observed == len(watchdog.timed_out_ranks)
 
 
-def test_resume_point_is_before_the_first_nan_loss(hang_checkpoints):
-    found = find_checkpoints(hang_checkpoints, world_size=8)
-    # the sample holds complete checkpoints at steps 500 and 1000 and an incomplete one at 1500
-    rows, plan = judge_resume(found, None)
-    assert plan.checkpoint.step == 1000
-    rows, plan = judge_resume(found, SimpleNamespace(first_nonfinite_step=800), launcher="torchrun", script="x.py")
-    assert plan.checkpoint.step == 500 and plan.command.startswith("torchrun ") and " x.py " in plan.command
-    (resume,) = by_name(rows, "resume point")
-    assert resume.status == Status.PASS and resume.observed == 500 and resume.next_step == plan.command
-    assert {v.subject for v in rows if v.name == "checkpoint complete" and v.status == Status.WARN} >= {
-        "checkpoint-1000"
-    }  # complete, but saved after the first NaN
-    rows, plan = judge_resume(found, SimpleNamespace(first_nonfinite_step=100))
-    assert plan is None and by_name(rows, "resume point")[0].status == Status.FAIL
-
-
 @pytest.mark.parametrize(
     ("value", "main", "expected"),
     [
@@ -107,38 +102,77 @@ def test_sample_beside_real_input(value, main, expected):
 
 def test_sample_incident_end_to_end(hang):
     assert [v.status for v in hang.verdicts if v.name == "rank progress" and v.subject == "rank 5"] == [Status.FAIL]
-    figures = hang.figures()
+    figures = hang.figures
     assert figures["root_cause"] == "nan_loss" and figures["first_stopped_rank"] == 5
     assert figures["resume_step"] == 1000 and figures["resume_command"] == hang.plan.command
-    assert set(hang.loss_tables()) >= {"non-finite losses", "spikes"}
-    assert all(not frame.empty for frame in hang.loss_tables().values())
-    assert hang.plan.command in hang.resume_markdown()
-    assert list(hang.checkpoint_table()["step"]) == sorted(hang.checkpoint_table()["step"], reverse=True)
-    assert hang.findings_table().iloc[0]["fault"] == "nan_loss"
+    assert set(loss_frames(hang.training)) >= {"non-finite losses", "spikes"}
+    assert all(not frame.empty for frame in loss_frames(hang.training).values())
+    assert all(not frame.empty for frame in pace_frames(hang.training).values())
+    assert hang.plan.command in resume_markdown(hang.plan)
+    assert hang.plan.command in hang.resume_command()
+    steps = list(checkpoint_frame(hang.checkpoint_scan)["step"])
+    assert steps == sorted(steps, reverse=True)
+    assert findings_frame(hang.faults).iloc[0]["fault"] == "nan_loss"
+
+
+def shown(item) -> list:
+    """What a section shows, one item per output."""
+    return list(item) if isinstance(item, Outputs) else [item]
+
+
+def test_sections_show_the_tables_and_each_plot_once(hang):
+    for name in SECTIONS:
+        items = shown(getattr(hang, name)())
+        assert items and all(isinstance(i, Markdown | pd.DataFrame | Figure) for i in items), name
+    assert [type(i) for i in shown(hang.stopped_first())] == [Markdown, Figure, pd.DataFrame]
+    assert sum(isinstance(i, Figure) for i in shown(hang.loss())) == 1
+    assert "**throughput per rank**" in shown(hang.stalls_and_throughput())
+    assert isinstance(hang.checkpoints(), pd.DataFrame) and len(hang.checkpoints()) == 3
+    assert plt.get_fignums() == []  # let go by pyplot: a notebook shows each figure where the section puts it
 
 
 def test_unreadable_logs_become_error_rows_and_the_checkpoints_are_still_judged(tmp_path, hang_checkpoints):
-    report = diagnose_interruption(str(tmp_path / "missing"), str(hang_checkpoints))
+    report = run(log_path=str(tmp_path / "missing"), checkpoint_dir=str(hang_checkpoints))
     statuses = {v.name: v.status for v in report.verdicts}
     assert statuses["training progress"] == Status.ERROR and statuses["log faults"] == Status.ERROR
     assert statuses["resume point"] == Status.PASS
     assert report.training is None and report.faults is None
-    assert report.figures()["resume_step"] == 1000 and report.figures()["first_stopped_rank"] is None
-    assert report.faults_headline().startswith("the log scan did not run")
-    assert report.findings_table().empty and report.loss_tables() == {}
+    assert report.figures["resume_step"] == 1000 and report.figures["first_stopped_rank"] is None
+    assert report.root_cause().startswith("**The log scan** is not available")
+    for name in ("root_cause", "stopped_first", "loss", "stalls_and_throughput"):
+        note = getattr(report, name)()
+        assert isinstance(note, Markdown) and "not available" in note and "missing" in note, name
+    assert isinstance(report.checkpoints(), pd.DataFrame)
 
 
-def test_checkpoints_skipped_without_a_folder_or_with_the_sample_beside_real_logs(hang_logs):
+def test_nothing_readable_gives_error_rows_and_every_section_still_shows_something(tmp_path):
+    report = run(log_path="sample:no_such_sample", checkpoint_dir=str(tmp_path / "no-checkpoints"))
+    assert {v.name: v.status for v in report.verdicts} == {
+        "training progress": Status.ERROR,
+        "log faults": Status.ERROR,
+        "checkpoints": Status.ERROR,
+    }
+    assert set(report.figures.values()) == {None}
+    for name in SECTIONS:
+        assert isinstance(getattr(report, name)(), Markdown), name
+    assert "checkpoint folder does not exist" in report.checkpoints()
+    assert report.resume_command().startswith("no resume command")
+
+
+def test_checkpoints_skipped_without_a_folder_or_with_the_sample_beside_real_logs(hang_logs, monkeypatch):
     seen = []
 
     def resolver(value):
         seen.append(value)
         return hang_logs
 
-    report = diagnose_interruption("/real/logs", "sample:training_nccl_hang_checkpoints", resolver=resolver)
+    monkeypatch.setattr(runbook, "resolve", resolver)
+    report = run(log_path="/real/logs", checkpoint_dir="sample:training_nccl_hang_checkpoints")
     (resume,) = [v for v in report.verdicts if v.name == "resume point"]
-    assert resume.status == Status.SKIP and report.checkpoints is None and report.plan is None
+    assert resume.status == Status.SKIP and report.checkpoint_scan is None and report.plan is None
     assert "sample:training_nccl_hang_checkpoints" not in seen
-    assert report.checkpoint_table().empty and report.resume_markdown().startswith("no resume command")
-    none = diagnose_interruption(str(hang_logs), None)
+    assert report.checkpoints().startswith("**The checkpoint scan** is not available: no checkpoint_dir given")
+    assert report.resume_command().startswith("no resume command")
+    monkeypatch.undo()
+    none = run(log_path=str(hang_logs), checkpoint_dir=None)
     assert [v.status for v in none.verdicts if v.name == "resume point"] == [Status.SKIP]

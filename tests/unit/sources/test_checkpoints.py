@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from opskit.analyses.training.resume import build_resume_command, judge_checkpoints
+from opskit.analyses.training.resume import build_resume_command, judge_checkpoints, resume_point
+from opskit.analyses.training.settings import TrainingSettings
 from opskit.errors import InputError
 from opskit.sources.checkpoint_files import verify_safetensors, verify_torch_file
 from opskit.sources.checkpoints import find_checkpoints
@@ -89,8 +90,8 @@ def test_newest_complete_hf_checkpoint_is_chosen_over_an_incomplete_newer_one(tm
     assert scan.newest.path == newer and not scan.newest.complete
     assert any("optimizer.pt" in p for p in scan.newest.problems)
     assert any("trainer_state.json" in p for p in scan.newest.problems)
-    assert scan.resume.step == 1000
-    assert any("safetensors" in v for v in scan.resume.verified)
+    assert resume_point(scan).step == 1000
+    assert any("safetensors" in v for v in resume_point(scan).verified)
     frame = scan.to_frame()
     assert list(frame["complete"]) == [False, True, True]
 
@@ -102,7 +103,7 @@ def test_zero_size_and_truncated_weights_make_a_checkpoint_incomplete(tmp_path):
     data = (cut / "model.safetensors").read_bytes()
     (cut / "model.safetensors").write_bytes(data[:-10])
     scan = find_checkpoints(tmp_path)
-    assert scan.resume is None
+    assert resume_point(scan) is None
     assert any("empty file" in p for p in scan.checkpoints[1].problems)
     assert any("model.safetensors" in p for p in scan.checkpoints[0].problems)
 
@@ -128,9 +129,9 @@ def test_deepspeed_latest_pointing_at_an_incomplete_tag_is_reported(tmp_path):
     (tmp_path / "latest").write_text("global_step1500")
     scan = find_checkpoints(tmp_path, world_size=4)
     assert scan.latest_pointer == "global_step1500"
-    assert scan.resume.step == 1000
+    assert resume_point(scan).step == 1000
     assert any("incomplete" in n for n in scan.notes)
-    plan = build_resume_command(scan.resume, "deepspeed", nproc_per_node=4)
+    plan = build_resume_command(resume_point(scan), TrainingSettings(launcher="deepspeed", nproc_per_node=4))
     assert "--load_tag global_step1000" in plan.command
     assert any("tag='global_step1000'" in n for n in plan.notes)
 
@@ -142,7 +143,7 @@ def test_lightning_and_plain_torch_files_are_found_by_step(tmp_path):
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     scan = find_checkpoints(tmp_path)
     assert [(c.step, c.kind) for c in scan.checkpoints] == [(1600, "lightning"), (1200, "lightning"), (800, "torch")]
-    assert scan.resume.step == 1200
+    assert resume_point(scan).step == 1200
 
 
 def test_megatron_iteration_folders(tmp_path):
@@ -151,23 +152,25 @@ def test_megatron_iteration_folders(tmp_path):
     torch_zip(folder / "model_optim_rng.pt")
     (tmp_path / "latest_checkpointed_iteration.txt").write_text("2000")
     scan = find_checkpoints(tmp_path)
-    assert scan.resume.step == 2000 and scan.resume.kind == "megatron"
+    assert resume_point(scan).step == 2000 and resume_point(scan).kind == "megatron"
     assert scan.notes == ()
 
 
 def test_resume_commands_quote_paths_and_name_the_checkpoint(tmp_path):
     folder = hf_checkpoint(tmp_path / "run with space", 1000)
-    ckpt = find_checkpoints(folder.parent).resume
-    hf = build_resume_command(ckpt, "hf_trainer", script="train.py", nproc_per_node=8)
+    ckpt = resume_point(find_checkpoints(folder.parent))
+    hf = build_resume_command(ckpt, TrainingSettings(launcher="hf_trainer", script="train.py", nproc_per_node=8))
     argv = shlex.split(hf.command)
     assert argv[:3] == ["torchrun", "--nnodes=1", "--nproc_per_node=8"]
     assert argv[argv.index("--resume_from_checkpoint") + 1] == str(folder)
-    multi = build_resume_command(ckpt, "torchrun", nnodes=2, rdzv_endpoint="head:29500", resume_arg="--ckpt")
+    multi = build_resume_command(
+        ckpt, TrainingSettings(launcher="torchrun", nnodes=2, rdzv_endpoint="head:29500", resume_arg="--ckpt")
+    )
     assert "--rdzv_endpoint=head:29500" in multi.command and shlex.split(multi.command)[-2] == "--ckpt"
-    lightning = build_resume_command(ckpt, "lightning", script="main.py")
+    lightning = build_resume_command(ckpt, TrainingSettings(launcher="lightning", script="main.py"))
     assert shlex.split(lightning.command)[:3] == ["python", "main.py", "fit"]
     with pytest.raises(InputError):
-        build_resume_command(ckpt, "slurm")
+        build_resume_command(ckpt, TrainingSettings(launcher="slurm"))
 
 
 def test_missing_folder_is_an_input_error(tmp_path):
@@ -189,7 +192,7 @@ def test_hf_checkpoint_with_fsdp_sharded_state(tmp_path):
     newest, older = scan.checkpoints
     assert older.complete, older.problems
     assert not newest.complete and any("optimizer_0: .metadata missing" in p for p in newest.problems)
-    assert scan.resume.step == 200
+    assert resume_point(scan).step == 200
 
 
 def test_lightning_deepspeed_checkpoint_folder(tmp_path):
@@ -207,7 +210,7 @@ def test_judge_checkpoints_warns_on_newer_incomplete_and_fails_without_a_resume_
     hf_checkpoint(tmp_path, 100)
     hf_checkpoint(tmp_path, 200, drop=("trainer_state.json",))
     scan = find_checkpoints(tmp_path)
-    rows = {(v.name, v.subject): v for v in judge_checkpoints(scan, build_resume_command(scan.resume))}
+    rows = {(v.name, v.subject): v for v in judge_checkpoints(scan, build_resume_command(resume_point(scan)))}
     assert rows[("checkpoint complete", "checkpoint-200")].status == "WARN"
     assert rows[("checkpoint complete", "checkpoint-100")].status == "PASS"
     resume = rows[("resume point", "checkpoint-100")]
@@ -224,13 +227,13 @@ def test_deepspeed_resume_of_an_hf_checkpoint_uses_its_inner_engine_tag(tmp_path
     torch_zip(inner / "mp_rank_00_model_states.pt")
     torch_zip(inner / "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt")
     (folder / "latest").write_text("global_step700")
-    ckpt = find_checkpoints(tmp_path).resume
+    ckpt = resume_point(find_checkpoints(tmp_path))
     assert ckpt is not None and ckpt.step == 700
-    argv = shlex.split(build_resume_command(ckpt, "deepspeed").command)
+    argv = shlex.split(build_resume_command(ckpt, TrainingSettings(launcher="deepspeed")).command)
     assert argv[argv.index("--load_dir") + 1] == str(folder)
     assert argv[argv.index("--load_tag") + 1] == "global_step700"
     plain = hf_checkpoint(tmp_path / "other", 800)
-    plan = build_resume_command(find_checkpoints(plain.parent).resume, "deepspeed")
+    plan = build_resume_command(resume_point(find_checkpoints(plain.parent)), TrainingSettings(launcher="deepspeed"))
     assert any("no DeepSpeed engine state" in n for n in plan.notes)
 
 
@@ -238,9 +241,9 @@ def test_resume_point_moves_before_the_first_nan(tmp_path):
     for step in (500, 1000, 1500):
         hf_checkpoint(tmp_path, step)
     scan = find_checkpoints(tmp_path)
-    assert scan.resume.step == 1500
-    assert scan.resume_before(1200).step == 1000
-    assert scan.resume_before(400) is None
+    assert resume_point(scan).step == 1500
+    assert resume_point(scan, before_step=1200).step == 1000
+    assert resume_point(scan, before_step=400) is None
     rows = {(v.name, v.subject): v for v in judge_checkpoints(scan, before_step=1200)}
     assert rows[("checkpoint complete", "checkpoint-1500")].status == "WARN"
     assert rows[("checkpoint complete", "checkpoint-1000")].status == "PASS"

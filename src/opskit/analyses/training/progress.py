@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from opskit.analyses.training.settings import DEFAULTS, TrainingSettings
 from opskit.errors import InputError
 
 RANK_COLUMNS = [
@@ -43,12 +44,9 @@ class TrainingResult:
     first_stopped_rank: int | None
     stopped_first_reason: str
     max_step: int | None
-    spike_window: int
-    spike_z: float
-    stall_factor: float
+    settings: TrainingSettings
     formats: tuple[str, ...] = field(default=())
     throughput: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=THROUGHPUT_COLUMNS))
-    throughput_tolerance: float = 0.2
 
     @property
     def first_nonfinite_step(self) -> int | None:
@@ -222,15 +220,7 @@ def summarize_throughput(records: pd.DataFrame, *, recent: int = 20, tolerance: 
     return frame[THROUGHPUT_COLUMNS]
 
 
-def analyze_training(
-    records: pd.DataFrame,
-    *,
-    spike_window: int = 50,
-    spike_z: float = 6.0,
-    stall_factor: float = 5.0,
-    stall_min_gap_s: float = 60.0,
-    throughput_tolerance: float = 0.2,
-) -> TrainingResult:
+def analyze_training(records: pd.DataFrame, settings: TrainingSettings = DEFAULTS) -> TrainingResult:
     """Judge the training records of a run (see :func:`opskit.sources.training_logs.read_training_logs`)."""
     if records.empty:
         raise InputError(
@@ -243,15 +233,12 @@ def analyze_training(
         records=records,
         ranks=ranks,
         nonfinite=find_nonfinite_loss(records),
-        spikes=find_loss_spikes(records, window=spike_window, z_threshold=spike_z),
-        stalls=find_stalls(records, factor=stall_factor, min_gap_s=stall_min_gap_s),
+        spikes=find_loss_spikes(records, window=settings.spike_window, z_threshold=settings.spike_z),
+        stalls=find_stalls(records, factor=settings.stall_factor, min_gap_s=settings.stall_min_gap_s),
         first_stopped_rank=first,
         stopped_first_reason=reason,
         max_step=int(ranks["last_step"].max()),
-        spike_window=spike_window,
-        spike_z=spike_z,
-        stall_factor=stall_factor,
+        settings=settings,
         formats=tuple(sorted(records["format"].dropna().unique())),
-        throughput=summarize_throughput(records, tolerance=throughput_tolerance),
-        throughput_tolerance=throughput_tolerance,
+        throughput=summarize_throughput(records, tolerance=settings.throughput_tolerance),
     )

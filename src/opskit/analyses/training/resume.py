@@ -1,15 +1,14 @@
-"""Resuming from a checkpoint: the command for each launcher, and the verdicts on a checkpoint scan."""
+"""Resuming from a checkpoint: which one, the command for each launcher, and the verdicts on a checkpoint scan."""
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
 
+from opskit.analyses.training.settings import DEFAULTS, LAUNCHERS, TrainingSettings
 from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 from opskit.sources.checkpoints import Checkpoint, CheckpointScan
-
-LAUNCHERS = ("torchrun", "hf_trainer", "lightning", "deepspeed")
 
 
 @dataclass(frozen=True)
@@ -22,19 +21,13 @@ class ResumePlan:
     notes: tuple[str, ...] = ()
 
 
-def build_resume_command(
-    checkpoint: Checkpoint,
-    launcher: str = "torchrun",
-    *,
-    script: str = "train.py",
-    script_args: str = "",
-    nproc_per_node: int = 8,
-    nnodes: int = 1,
-    rdzv_endpoint: str | None = None,
-    resume_arg: str = "--resume",
-    deepspeed_config: str = "ds_config.json",
-) -> ResumePlan:
-    """The exact command to resume from ``checkpoint`` with ``launcher`` (one of :data:`LAUNCHERS`).
+def resume_point(scan: CheckpointScan, before_step: int | None = None) -> Checkpoint | None:
+    """The newest complete and verified checkpoint, saved before ``before_step`` (the first NaN loss) if given."""
+    return next((c for c in scan.checkpoints if c.complete and (before_step is None or c.step < before_step)), None)
+
+
+def build_resume_command(checkpoint: Checkpoint, settings: TrainingSettings = DEFAULTS) -> ResumePlan:
+    """The exact command to resume from ``checkpoint`` with ``settings.launcher`` (one of :data:`LAUNCHERS`).
 
     - ``hf_trainer``: ``torchrun ... script --resume_from_checkpoint PATH`` (``TrainingArguments`` parses it)
     - ``lightning``: ``python script fit --ckpt_path PATH`` (LightningCLI; ``trainer.fit(ckpt_path=...)`` in code)
@@ -42,22 +35,23 @@ def build_resume_command(
       must pass them to ``engine.load_checkpoint(load_dir, tag=tag)``, which otherwise reads ``latest``
     - ``torchrun``: ``torchrun ... script RESUME_ARG PATH`` with ``resume_arg`` the script's own flag
     """
+    launcher, nnodes, nproc = settings.launcher, settings.nnodes, settings.nproc_per_node
     if launcher not in LAUNCHERS:
         raise InputError(f"unknown launcher {launcher!r}", column="launcher", hint="one of: " + ", ".join(LAUNCHERS))
     q = shlex.quote
-    path = q(str(checkpoint.path))
-    extra = f" {script_args.strip()}" if script_args.strip() else ""
-    dist = f"--nnodes={nnodes} --nproc_per_node={nproc_per_node}"
+    path, script = q(str(checkpoint.path)), q(settings.script)
+    extra = f" {settings.script_args.strip()}" if settings.script_args.strip() else ""
+    dist = f"--nnodes={nnodes} --nproc_per_node={nproc}"
     if nnodes > 1:
-        dist += f" --rdzv_backend=c10d --rdzv_endpoint={q(rdzv_endpoint or '$MASTER_ADDR:29500')}"
+        dist += f" --rdzv_backend=c10d --rdzv_endpoint={q(settings.rdzv_endpoint or '$MASTER_ADDR:29500')}"
     notes: list[str] = []
     if not checkpoint.complete:
         notes.append("this checkpoint is incomplete: resuming from it will fail or silently lose state")
     if launcher == "hf_trainer":
-        command = f"torchrun {dist} {q(script)}{extra} --resume_from_checkpoint {path}"
+        command = f"torchrun {dist} {script}{extra} --resume_from_checkpoint {path}"
         notes.append("keep output_dir and the other training arguments as in the interrupted run")
     elif launcher == "lightning":
-        command = f"python {q(script)} fit{extra} --ckpt_path {path}"
+        command = f"python {script} fit{extra} --ckpt_path {path}"
         notes.append("without LightningCLI, call trainer.fit(model, datamodule, ckpt_path=...) with this path")
     elif launcher == "deepspeed":
         load_dir, tag = checkpoint.path.parent, checkpoint.path.name
@@ -70,13 +64,13 @@ def build_resume_command(
                              "check the launcher")  # fmt: skip
         nodes = f" --num_nodes={nnodes} --hostfile=hostfile" if nnodes > 1 else ""
         command = (
-            f"deepspeed{nodes} --num_gpus={nproc_per_node} {q(script)}{extra} --deepspeed_config {q(deepspeed_config)}"
+            f"deepspeed{nodes} --num_gpus={nproc} {script}{extra} --deepspeed_config {q(settings.deepspeed_config)}"
             f" --load_dir {q(str(load_dir))} --load_tag {q(tag)}"
         )
         notes.append(f"the script must call engine.load_checkpoint({str(load_dir)!r}, tag={tag!r})")
         notes.append(f"or point {load_dir / 'latest'} at {tag} (write the tag into it) before resuming")
     else:
-        command = f"torchrun {dist} {q(script)}{extra} {resume_arg} {path}"
+        command = f"torchrun {dist} {script}{extra} {settings.resume_arg} {path}"
     return ResumePlan(checkpoint, launcher, command, tuple(notes))
 
 
@@ -90,7 +84,7 @@ def judge_checkpoints(
     weights already damaged, and the resume point is the newest complete one before it.
     """
     out: list[Verdict] = []
-    resume = scan.resume_before(before_step)
+    resume = resume_point(scan, before_step)
     for c in scan.checkpoints:
         newer = resume is None or c.step > resume.step
         if c.complete and (before_step is None or c.step < before_step):
@@ -152,3 +146,16 @@ def judge_checkpoints(
             )
         )
     return out
+
+
+def judge_resume(
+    scan: CheckpointScan, settings: TrainingSettings = DEFAULTS, *, before_step: int | None = None
+) -> tuple[list[Verdict], ResumePlan | None]:
+    """Checkpoint verdicts and the resume command, from the newest complete checkpoint before ``before_step``.
+
+    ``before_step`` is the first NaN/inf loss; without it the newest complete checkpoint is chosen. The plan
+    is None when no checkpoint qualifies (the ``resume point`` verdict FAILs then).
+    """
+    chosen = resume_point(scan, before_step)
+    plan = None if chosen is None else build_resume_command(chosen, settings)
+    return judge_checkpoints(scan, plan, before_step=before_step), plan

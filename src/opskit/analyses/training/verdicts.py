@@ -20,6 +20,7 @@ def _evidence(row: pd.Series) -> str:
 def judge_training(result: TrainingResult) -> list[Verdict]:
     """Verdicts, one per rank where ranks differ: progress, finite loss, spikes, stalls."""
     out: list[Verdict] = []
+    settings = result.settings
     lagging = set(result.lagging_ranks)
     for row in result.ranks.itertuples(index=False):
         rank = int(row.rank)
@@ -54,7 +55,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
             )
         )
     if result.spikes.empty:
-        out.append(Verdict("loss spikes", Status.PASS, subject="all ranks", observed=0, threshold=result.spike_z,
+        out.append(Verdict("loss spikes", Status.PASS, subject="all ranks", observed=0, threshold=settings.spike_z,
                            unit="robust z"))  # fmt: skip
     for rank, group in result.spikes.groupby("rank", sort=True):
         worst = group.sort_values("robust_z").iloc[-1]
@@ -64,7 +65,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
                 Status.WARN,
                 subject=rank_label(rank),
                 observed=round(float(worst["robust_z"]), 1),
-                threshold=result.spike_z,
+                threshold=settings.spike_z,
                 unit="robust z",
                 evidence=_evidence(worst),
                 message=f"{len(group)} spike(s); worst at step {worst['step']} against a median of "
@@ -74,7 +75,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
         )
     out.extend(_judge_throughput(result))
     if result.stalls.empty:
-        out.append(Verdict("stalls", Status.PASS, subject="all ranks", observed=0, threshold=result.stall_factor,
+        out.append(Verdict("stalls", Status.PASS, subject="all ranks", observed=0, threshold=settings.stall_factor,
                            unit="x median interval"))  # fmt: skip
     for rank, group in result.stalls.groupby("rank", sort=True):
         worst = group.sort_values("gap_s").iloc[-1]
@@ -84,7 +85,7 @@ def judge_training(result: TrainingResult) -> list[Verdict]:
                 Status.WARN,
                 subject=rank_label(rank),
                 observed=round(float(worst["gap_s"]), 1),
-                threshold=round(result.stall_factor * float(worst["median_s"]), 1),
+                threshold=round(settings.stall_factor * float(worst["median_s"]), 1),
                 unit="s",
                 evidence=f"{worst['file']}:{worst['line']} after step {worst['after_step']}",
                 message=f"{len(group)} gap(s) between records; the median interval is {worst['median_s']:.3g} s",
@@ -99,7 +100,7 @@ def _judge_throughput(result: TrainingResult) -> list[Verdict]:
     if frame.empty:
         return []
     unit = str(frame["unit"].iloc[0]).replace("_per_s", "/s")
-    floor = 1 - result.throughput_tolerance
+    floor = 1 - result.settings.throughput_tolerance
     fleet = float(frame["median"].median())
     flagged = frame[frame["straggler"] | frame["degrading"]]
     if flagged.empty:
