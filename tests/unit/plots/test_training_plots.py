@@ -10,9 +10,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from opskit.analyses.memory.estimate import JobConfig, estimate_memory
+from opskit.analyses.memory.estimate import estimate_memory
 from opskit.analyses.training.progress import analyze_training
 from opskit.plots.training import plot_last_step_by_rank, plot_loss_by_rank, plot_memory_breakdown
+from opskit.sources.job_config import JobConfig
 from opskit.sources.training_logs import read_training_logs
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "training"

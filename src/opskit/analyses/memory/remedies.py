@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 
-from opskit.analyses.memory.estimate import JobConfig, MemoryEstimate, estimate_memory
+from opskit.analyses.memory.estimate import MemoryEstimate, estimate_memory
+from opskit.sources.job_config import JobConfig
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
 
-from opskit.analyses.memory.estimate import JobConfig, estimate_memory, read_job_config, transformer_params
-from opskit.analyses.memory.remedies import plan_to_fit, rank_remedies
+from opskit.analyses.memory.estimate import estimate_memory, param_count, transformer_params
+from opskit.analyses.memory.remedies import rank_remedies
 from opskit.errors import InputError
-from opskit.runbooks.diagnose_gpu_oom import judge_memory
+from opskit.sources.job_config import JobConfig
 
 NO_OVERHEAD = {"overhead_gib": 0.0}
 
@@ -117,47 +116,6 @@ def test_single_gpu_gets_no_zero_remedy():
     assert not any(n.startswith("ZeRO") for n in names)
 
 
-def test_read_job_config_yaml_and_json_with_aliases(tmp_path):
-    yaml_path = tmp_path / "job.yaml"
-    yaml_path.write_text(
-        "model: llama-7b\nparams_b: 6.74\ndtype: bfloat16\nper_device_train_batch_size: 4\n"
-        "max_seq_length: 4096\nnum_hidden_layers: 32\nhidden_size: 4096\nnum_gpus: 8\nfsdp: full_shard\n"
-        "gradient_checkpointing: false\n"
-    )
-    cfg = read_job_config(yaml_path)
-    assert cfg.params == pytest.approx(6.74e9)
-    assert (cfg.precision, cfg.micro_batch_size, cfg.zero_stage, cfg.gpus) == ("bf16", 4, 3, 8)
-    json_path = tmp_path / "job.json"
-    json_path.write_text(json.dumps({"params": 1e9, "precision": "fp8", "zero_stage": 2, "gpus": 4}))
-    assert read_job_config(json_path).zero_stage == 2
-
-
-@pytest.mark.parametrize(
-    ("text", "column"),
-    [
-        ('{"params": 1e9, "precision": "fp12"}', "precision"),
-        ('{"params": 1e9, "batch_sise": 4}', "batch_sise"),
-        ('{"precision": "bf16"}', "params"),
-        ('{"params": 1e9, "zero_stage": 4}', "zero_stage"),
-    ],
-)
-def test_bad_job_configs_name_the_file_and_key(tmp_path, text, column):
-    path = tmp_path / "job.json"
-    path.write_text(text)
-    with pytest.raises(InputError) as info:
-        read_job_config(path)
-    assert info.value.path == str(path)
-    assert info.value.column == column
-
-
-def test_unparsable_yaml_names_the_line(tmp_path):
-    path = tmp_path / "job.yaml"
-    path.write_text("params: 1e9\nprecision: [bf16\n")
-    with pytest.raises(InputError) as info:
-        read_job_config(path)
-    assert info.value.line is not None
-
-
 def test_tensor_parallel_splits_layers_and_zero_shards_over_the_replicas():
     # Korthikanti et al. 2022, eq. (4): with tensor and sequence parallelism over t GPUs, s*b*h*(34 + 5as/h)/t
     s, b, h, a, layers, t = 2048, 1, 12288, 96, 4, 8
@@ -173,39 +131,6 @@ def test_tensor_parallel_splits_layers_and_zero_shards_over_the_replicas():
     assert info.value.column == "tensor_parallel"
 
 
-@pytest.mark.parametrize(
-    ("capacity", "status"),
-    [(0.0, "SKIP"), (10.0, "FAIL"), (16e9 / 2**30 / 0.95, "WARN"), (40.0, "PASS")],
-)
-def test_judge_memory_against_capacity(capacity, status):
-    est = estimate_memory(JobConfig(params=1e9, gpu_memory_gib=capacity, **NO_OVERHEAD))  # 14.9 GiB
-    (row,) = judge_memory(est, rank_remedies(est))
-    assert row.status == status
-
-
-def test_plan_to_fit_combines_changes_when_none_is_enough_alone():
-    cfg = JobConfig(params=13e9, precision="bf16", micro_batch_size=8, seq_len=4096, hidden_size=5120, layers=40,
-                    attention_heads=40, vocab_size=32000, gpus=8, zero_stage=1, gpu_memory_gib=79.11)  # fmt: skip
-    est = estimate_memory(cfg)
-    assert not any(r.fits_after for r in rank_remedies(est))
-    plan = plan_to_fit(est)
-    assert len(plan) >= 2 and plan[-1].fits_after is True
-    assert all(not r.fits_after for r in plan[:-1])
-    running = est.total_gib
-    for step in plan:  # each saving is on top of the steps before it
-        assert step.total_after_gib == pytest.approx(running - step.saving_gib)
-        running = step.total_after_gib
-    assert "smaller micro-batch" not in [r.name for r in plan]  # the global batch stays
-    (row,) = judge_memory(est, rank_remedies(est), plan)
-    assert row.status == "FAIL" and row.next_step.startswith("no single change is enough")
-
-
-def test_plan_is_empty_when_the_job_fits_and_says_so_when_nothing_helps():
-    fits = estimate_memory(JobConfig(params=1e9, gpu_memory_gib=80.0))
-    assert plan_to_fit(fits) == []
-    huge = estimate_memory(JobConfig(params=70e9, layers=80, hidden_size=8192, seq_len=4096, micro_batch_size=2,
-                                     gpus=8, zero_stage=1, gpu_memory_gib=79.11))  # fmt: skip
-    plan = plan_to_fit(huge)
-    assert plan and plan[-1].fits_after is False
-    (row,) = judge_memory(huge, rank_remedies(huge), plan)
-    assert "more GPUs" in row.next_step
+def test_param_count_is_the_given_params_else_the_architecture():
+    assert param_count(JobConfig(params=7e9)) == 7e9
+    assert param_count(JobConfig(layers=12, hidden_size=768, vocab_size=50257)) == transformer_params(12, 768, 50257)
