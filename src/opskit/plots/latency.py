@@ -1,4 +1,4 @@
-"""Plots of a :class:`~opskit.analyses.latency.analysis.LatencyResult`: each takes ``ax=None`` and returns the Axes."""
+"""Plots of a :class:`~opskit.analyses.latency.result.LatencyResult`: each takes ``ax=None`` and returns the Axes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.axes import Axes
 
-from opskit.analyses.latency.analysis import LatencyResult
+from opskit.analyses.latency.result import LatencyResult
 from opskit.plots import draw_threshold, new_axes
 
 _BREACH = "#c62828"

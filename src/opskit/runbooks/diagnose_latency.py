@@ -1,135 +1,195 @@
-"""What the ``diagnose_latency`` runbook shows: inputs read and judged in one call, and its section tables.
+"""The ``diagnose_latency`` runbook: :func:`run` reads, analyses and judges a request log in one call.
 
-:func:`judge_latency` reads the request log (and GPU metrics), analyses and judges it; input that
-cannot be read becomes an ERROR row, so the report still renders. The other functions turn a
-:class:`~opskit.analyses.latency.analysis.LatencyResult` into the text and tables of the runbook's sections.
-Nothing here displays: functions return a :class:`~opskit.checks.VerdictTable`, DataFrames and
-Markdown text.
+``run`` takes the notebook's parameters, builds the :class:`LatencyThresholds` once, reads the GPU
+metrics and the requests (paths or ``sample:`` names) and returns a :class:`DiagnoseLatencyResult`:
+the verdicts, the key figures and one method per section of the notebook. Input that cannot be
+read is an ERROR row; the sections then say they are unavailable instead of failing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from matplotlib.axes import Axes
 
-from opskit.analyses.latency.analysis import LatencyResult, LatencyThresholds, analyze_latency
-from opskit.analyses.latency.verdicts import latency_verdicts
-from opskit.checks import Status, Verdict, VerdictTable, run_checks
+from opskit.analyses.latency.analysis import analyze_latency
+from opskit.analyses.latency.result import LatencyResult
+from opskit.analyses.latency.thresholds import LatencyThresholds
+from opskit.analyses.latency.verdicts import latency_figures, latency_verdicts
+from opskit.checks import Status, Verdict, VerdictTable, error_verdict
+from opskit.plots import latency as plots
+from opskit.runbooks import diagnose_latency_sections as sections
+from opskit.runbooks.display import Markdown, Outputs, unavailable
 from opskit.samples import resolve
-from opskit.sources.requests import read_gpu_metrics, read_requests
+from opskit.sources.gpu_metrics import read_gpu_metrics
+from opskit.sources.requests import read_requests
 
-VERSION_COLUMNS = (
-    "endpoint",
-    "model_version",
-    "requests",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "slo_q_vs_fastest",
-    "slow_pct",
-    "error_pct",
-    "first_seen",
-    "rollout_at",
-    "slow_version",
-    "median_gpu_ms",
-)
+_NOT_ANALYSED = "the requests could not be analysed"
 
 
-def judge_latency(
-    requests: str,
+def run(
     *,
-    gpu_metrics: str | None = None,
-    thresholds: LatencyThresholds | None = None,
-    columns: Mapping[str, str] | None = None,
+    requests: str = "sample:requests_week",
+    gpu_metrics: str | None = "sample:requests_week_gpu",
+    slo_ms: float = 500.0,
+    slo_quantile: float = 0.95,
+    bucket: str = "5min",
+    columns: dict = {},
     fmt: str = "auto",
     latency_unit: str | None = None,
+    load_spike_ratio: float = 1.5,
     engine: str = "auto",
-) -> tuple[LatencyResult | None, VerdictTable]:
-    """Read, analyse and judge a request log; the result is None when the requests could not be read.
+) -> DiagnoseLatencyResult:
+    """Read, analyse and judge a request log (the parameters are the notebook's); never raises on bad input.
 
-    ``requests`` and ``gpu_metrics`` are paths or ``sample:<scenario>`` names. Two checks run: ``GPU
-    metrics`` (SKIP when none are given; an ERROR row when they cannot be read, and the requests are
-    then analysed without them) and ``requests`` (the verdicts of
+    Two checks: ``GPU metrics`` (SKIP when none are given; an ERROR row when they cannot be read, and
+    the requests are then analysed without them) and ``requests`` (the verdicts of
     :func:`~opskit.analyses.latency.verdicts.latency_verdicts`, or one ERROR row for bad input).
     """
-    loaded: dict[str, Any] = {}
-
-    def check_gpu_metrics():
-        if not gpu_metrics:
-            return Verdict("GPU metrics", Status.SKIP, message="no GPU metrics given (-p gpu_metrics FILE)")
-        loaded["gpu"] = read_gpu_metrics(resolve(gpu_metrics))
-        return []
-
-    def check_requests():
-        frame = read_requests(resolve(requests), columns=dict(columns or {}), fmt=fmt, latency_unit=latency_unit)
-        loaded["result"] = analyze_latency(frame, thresholds, gpu=loaded.get("gpu"), engine=engine)
-        return latency_verdicts(loaded["result"])
-
-    verdicts = run_checks([("GPU metrics", check_gpu_metrics), ("requests", check_requests)])
-    return loaded.get("result"), verdicts
-
-
-def rounded(frame: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """Round the numeric columns only (times and text stay as they are)."""
-    return frame.round({c: digits for c in frame.select_dtypes("number").columns})
-
-
-def latency_overview(result: LatencyResult | None) -> str:
-    """One Markdown sentence: requests, time span, quantiles, share slow and failed, quantile engine."""
-    if result is None:
-        return "The requests could not be analysed: see the ERROR row above."
-    o = result.overall
-    return (
-        f"**{result.requests:,} requests** from {result.start:%Y-%m-%d %H:%M} to {result.end:%Y-%m-%d %H:%M} UTC; "
-        f"p50 {o['p50_ms']:.0f} ms, p95 {o['p95_ms']:.0f} ms, p99 {o['p99_ms']:.0f} ms; "
-        f"{o['slow_fraction']:.2%} slower than {result.thresholds.slo_ms:g} ms (SLO {result.slo_label}); "
-        f"{o['error_fraction']:.2%} server errors; quantiles by {result.engine}."
+    thresholds = LatencyThresholds(
+        slo_ms=slo_ms, slo_quantile=slo_quantile, bucket=bucket, load_spike_ratio=load_spike_ratio
     )
+    gpu, gpu_rows = _read_gpu(gpu_metrics)
+    latency, request_rows = _judge_requests(
+        requests, gpu, thresholds, columns=columns, fmt=fmt, latency_unit=latency_unit, engine=engine
+    )
+    return DiagnoseLatencyResult(VerdictTable([*gpu_rows, *request_rows]), thresholds, latency)
 
 
-def causes_note(result: LatencyResult) -> str:
-    """What the causes table holds, or why it is empty."""
-    if len(result.causes):
-        return f"{len(result.causes)} likely causes, most of the budget first:"
-    return "No cause stands out: latency is within the SLO or the slow requests are spread evenly."
+def _read_gpu(gpu_metrics: str | None) -> tuple[pd.DataFrame | None, list[Verdict]]:
+    """The GPU samples and no row, or None and the SKIP/ERROR row that says why."""
+    if not gpu_metrics:
+        return None, [Verdict("GPU metrics", Status.SKIP, message="no GPU metrics given (-p gpu_metrics FILE)")]
+    try:
+        return read_gpu_metrics(resolve(gpu_metrics)), []
+    except Exception as exc:  # an unreadable input is an ERROR row, never a failed notebook
+        return None, [error_verdict("GPU metrics", exc)]
 
 
-def cause_table(result: LatencyResult) -> pd.DataFrame:
-    """The ranked causes with their budget share in percent (column ``% of slow requests``)."""
-    shown = result.causes.assign(budget_share=(100 * result.causes["budget_share"]).round(1))
-    return shown.rename(columns={"budget_share": "% of slow requests"})
+def _judge_requests(
+    requests: str,
+    gpu: pd.DataFrame | None,
+    thresholds: LatencyThresholds,
+    *,
+    columns: Mapping[str, str],
+    fmt: str,
+    latency_unit: str | None,
+    engine: str,
+) -> tuple[LatencyResult | None, list[Verdict]]:
+    """The analysis and its verdicts, or None and the ERROR row of the input that failed."""
+    try:
+        frame = read_requests(resolve(requests), columns=dict(columns or {}), fmt=fmt, latency_unit=latency_unit)
+        latency = analyze_latency(frame, thresholds, gpu=gpu, engine=engine)
+    except Exception as exc:
+        return None, [error_verdict("requests", exc)]
+    try:
+        return latency, latency_verdicts(latency)
+    except Exception as exc:
+        return latency, [error_verdict("requests", exc)]
 
 
-def breaches_note(result: LatencyResult) -> str:
-    """How many breach periods and minutes in all, or that there was none."""
-    if len(result.breaches) == 0:
-        return "No breach period: no bucket had its quantile over the SLO."
-    total = result.breaches["duration_min"].sum()
-    return f"{len(result.breaches)} breach periods, {total:,.0f} min in all; the longest:"
+@dataclass(frozen=True)
+class DiagnoseLatencyResult:
+    """What ``diagnose_latency`` found: verdicts, key figures and its sections, ready to show (masked).
 
+    ``latency`` is None when the requests could not be read or analysed; every section then returns
+    a note that says so.
+    """
 
-def longest_breaches(result: LatencyResult, n: int = 10) -> pd.DataFrame:
-    """The ``n`` longest breach periods, longest first."""
-    return result.breaches.sort_values("duration_min", ascending=False).head(n)
+    verdicts: VerdictTable
+    thresholds: LatencyThresholds
+    latency: LatencyResult | None = None
 
+    @property
+    def figures(self) -> dict[str, Any]:
+        """The key figures for ``summary.json`` ({} without an analysis)."""
+        return {} if self.latency is None else latency_figures(self.latency)
 
-def version_table(result: LatencyResult) -> pd.DataFrame:
-    """Per endpoint and version: requests, quantiles, ratio to the fastest version, rollout (``VERSION_COLUMNS``)."""
-    return result.by_version[[c for c in VERSION_COLUMNS if c in result.by_version]]
+    def overview(self) -> Markdown:
+        """One sentence under the verdicts: requests, span, quantiles, share slow and failed."""
+        if self.latency is None:
+            return Markdown("The requests could not be analysed: see the ERROR row above.")
+        return sections.overview(self.latency)
 
+    def likely_causes(self) -> Outputs | Markdown:
+        """The causes ranked by the share of slow requests each explains, with evidence and next step."""
+        if self.latency is None:
+            return unavailable("Likely causes", _NOT_ANALYSED)
+        return sections.likely_causes(self.latency)
 
-def table_note(frame: pd.DataFrame, title: str, empty: str) -> str:
-    """``**title**`` over a table with rows, else the ``empty`` sentence."""
-    return f"**{title}**" if len(frame) else empty
+    def breach_periods(self, n: int = 10) -> Outputs | Markdown:
+        """How many breach periods, and the ``n`` longest."""
+        if self.latency is None:
+            return unavailable("Breach periods", _NOT_ANALYSED)
+        return sections.breach_periods(self.latency, n)
 
+    def burn_rates(self) -> pd.DataFrame | Markdown:
+        """One row per burn-rate rule: windows, factor, highest burn, fired and when."""
+        if self.latency is None:
+            return unavailable("Burn rates", _NOT_ANALYSED)
+        return sections.burn_rates(self.latency)
 
-def figures_table(figures: Mapping[str, Any], title: str) -> pd.DataFrame:
-    """A dict of figures (``result.cold_starts``, ``result.pathological``) as a one-column table named ``title``."""
-    return pd.DataFrame({title: pd.Series(dict(figures), dtype=object)})
+    def endpoints_and_versions(self) -> Outputs | Markdown:
+        """Quantiles per endpoint, then per endpoint and model version against the fastest version."""
+        if self.latency is None:
+            return unavailable("Endpoints and model versions", _NOT_ANALYSED)
+        return sections.endpoints_and_versions(self.latency)
 
+    def regime_changes_and_load_spikes(self) -> Outputs | Markdown:
+        """The regime changes with what each lines up with, then the load spikes."""
+        if self.latency is None:
+            return unavailable("Regime changes and load spikes", _NOT_ANALYSED)
+        return sections.regime_changes_and_load_spikes(self.latency)
 
-def with_rows(*frames: pd.DataFrame) -> list[pd.DataFrame]:
-    """The frames that have rows, in order: ``display(*with_rows(table))`` shows a table only when it has rows."""
-    return [frame for frame in frames if len(frame)]
+    def latency_breakdown(self) -> pd.DataFrame | Markdown:
+        """Queue, compute and other time in all requests and in slow ones."""
+        if self.latency is None:
+            return unavailable("The latency breakdown", _NOT_ANALYSED)
+        return sections.latency_breakdown(self.latency)
+
+    def load_correlations(self) -> pd.DataFrame | Markdown:
+        """Rank correlation of the per-bucket p95 with load, batch size, queue and GPU."""
+        if self.latency is None:
+            return unavailable("Load correlations", _NOT_ANALYSED)
+        return sections.load_correlations(self.latency)
+
+    def cold_starts_and_pathological_inputs(self) -> Outputs | Markdown:
+        """The figures of the cold starts and of the pathologically slow requests."""
+        if self.latency is None:
+            return unavailable("Cold starts and pathological inputs", _NOT_ANALYSED)
+        return sections.cold_starts_and_pathological_inputs(self.latency)
+
+    # -- plots: each draws on ``ax`` (a new Axes by default) and returns it -----------------------
+
+    def plot_latency_timeline(self, *, ax: Axes | None = None) -> Axes | Markdown:
+        """Quantiles per bucket with the SLO, breach periods, load spikes and regime changes."""
+        if self.latency is None:
+            return unavailable("The latency timeline", _NOT_ANALYSED)
+        return plots.plot_latency_timeline(self.latency, ax=ax)
+
+    def plot_burn_rates(self, *, ax: Axes | None = None) -> Axes | Markdown:
+        """Long-window burn rate of each rule against its factor."""
+        if self.latency is None:
+            return unavailable("The burn-rate plot", _NOT_ANALYSED)
+        return plots.plot_burn_rates(self.latency, ax=ax)
+
+    def plot_version_latency(self, *, ax: Axes | None = None) -> Axes | Markdown:
+        """p95 per bucket of each model version, rollouts marked."""
+        if self.latency is None:
+            return unavailable("The version plot", _NOT_ANALYSED)
+        return plots.plot_version_latency(self.latency, ax=ax)
+
+    def plot_latency_breakdown(self, *, ax: Axes | None = None) -> Axes | Markdown:
+        """Where the time of all and of slow requests goes (stacked bars)."""
+        if self.latency is None:
+            return unavailable("The breakdown plot", _NOT_ANALYSED)
+        return plots.plot_latency_breakdown(self.latency, ax=ax)
+
+    def plot_load_vs_latency(self, *, ax: Axes | None = None) -> Axes | Markdown:
+        """p95 against requests per second, one point per bucket, coloured by GPU utilisation."""
+        if self.latency is None:
+            return unavailable("The load plot", _NOT_ANALYSED)
+        return plots.plot_load_vs_latency(self.latency, ax=ax)

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from opskit.errors import InputError
-from opskit.sources.requests import REQUEST_COLUMNS, read_gpu_metrics, read_requests
+from opskit.sources.gpu_metrics import read_gpu_metrics
+from opskit.sources.request_columns import REQUEST_COLUMNS
+from opskit.sources.requests import read_requests
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "latency"
 

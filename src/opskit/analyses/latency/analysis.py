@@ -1,4 +1,4 @@
-"""Inference latency: one call, :func:`analyze_latency`, from a requests frame to a :class:`LatencyResult`.
+"""Inference latency: one call, :func:`analyze_latency`, from a requests frame to a ``LatencyResult``.
 
 Input is the requests frame of :mod:`opskit.sources.requests` (``timestamp`` UTC, ``endpoint``,
 ``model_version``, ``latency_ms``, ``status``, optional ``batch_size``, ``queue_ms``, ``gpu_ms``,
@@ -7,70 +7,33 @@ Input is the requests frame of :mod:`opskit.sources.requests` (``timestamp`` UTC
 
 This module builds the tables per bucket, endpoint and version and calls the parts, one concern each:
 
-- :mod:`~opskit.analyses.latency.thresholds`: :class:`LatencyThresholds` and the burn-rate rules;
+- :mod:`~opskit.analyses.latency.thresholds`: :class:`LatencyThresholds` (the settings) and the burn-rate rules;
+- :mod:`~opskit.analyses.latency.result`: :class:`LatencyResult`, what this returns;
 - :mod:`~opskit.analyses.latency.quantiles`: exact quantiles by DuckDB or pandas (same numbers);
-- :mod:`~opskit.analyses.latency.budget`: error budget, burn-rate alerts, breach periods;
+- :mod:`~opskit.analyses.latency.error_budget`: burn-rate alerts and breach periods;
 - :mod:`~opskit.analyses.latency.traffic_load`: load spikes, GPU metrics, correlations with load;
-- :mod:`~opskit.analyses.latency.changes`: regime changes, rollouts and what the changes line up with;
+- :mod:`~opskit.analyses.latency.regime_changes`: regime changes, rollouts and what the changes line up with;
 - :mod:`~opskit.analyses.latency.slow_requests`: latency breakdown, cold starts, pathological inputs;
 - :mod:`~opskit.analyses.latency.causes`: the likely causes, ranked;
 - :mod:`~opskit.analyses.latency.verdicts`: :func:`latency_verdicts` and :func:`latency_figures`.
-- :mod:`~opskit.runbooks.diagnose_latency`: what the ``diagnose_latency`` runbook shows (inputs judged, tables).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from opskit.analyses.latency.budget import breach_periods, burn_rates
 from opskit.analyses.latency.causes import rank_causes
-from opskit.analyses.latency.changes import align_changes, change_points, version_rollouts
+from opskit.analyses.latency.error_budget import breach_periods, burn_rates
 from opskit.analyses.latency.quantiles import QUANTILES, epoch_ns, latency_quantiles, quantile_column, resolve_engine
+from opskit.analyses.latency.regime_changes import align_changes, change_points, version_rollouts
+from opskit.analyses.latency.result import LatencyResult
 from opskit.analyses.latency.slow_requests import cold_start_stats, latency_breakdown, pathological_inputs
 from opskit.analyses.latency.thresholds import LatencyThresholds
 from opskit.analyses.latency.traffic_load import in_spike_mask, join_gpu, load_correlations, load_spikes
 from opskit.errors import InputError
-
-__all__ = ["LatencyResult", "LatencyThresholds", "analyze_latency"]
-
-
-@dataclass(frozen=True)
-class LatencyResult:
-    """Everything :func:`analyze_latency` found; DataFrames are tidy and carry units in column names."""
-
-    thresholds: LatencyThresholds
-    engine: str
-    requests: int
-    start: pd.Timestamp
-    end: pd.Timestamp
-    overall: dict[str, float]  # requests, p50_ms, p95_ms, p99_ms, slow_fraction, error_fraction
-    budget: dict[str, float]  # target, slow_fraction, burn_rate, budget_consumed_pct
-    by_bucket: pd.DataFrame
-    by_endpoint: pd.DataFrame
-    by_version: pd.DataFrame
-    by_bucket_version: pd.DataFrame
-    burn: pd.DataFrame  # one row per rule
-    burn_series: pd.DataFrame  # per minute: long/short burn rate per rule
-    breaches: pd.DataFrame
-    spikes: pd.DataFrame
-    changes: pd.DataFrame
-    breakdown: pd.DataFrame
-    correlations: pd.DataFrame
-    cold_starts: dict[str, Any]
-    pathological: dict[str, Any]
-    attribution: dict[str, Any] = field(default_factory=dict)  # slow requests by what explains them
-    causes: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def slo_label(self) -> str:
-        return f"p{self.thresholds.slo_quantile * 100:g} <= {self.thresholds.slo_ms:g} ms"
-
-
-# -- the analysis -----------------------------------------------------------------------------
 
 
 def analyze_latency(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from opskit.analyses.latency.analysis import LatencyResult
+from opskit.analyses.latency.result import LatencyResult
 
 NEXT_STEPS = {
     "slow model version": "roll back {subject} or profile it (batch size, precision: FP16/INT8, TensorRT or "

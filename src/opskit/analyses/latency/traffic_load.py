@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from opskit.analyses.latency.budget import true_runs
+from opskit.analyses.latency.error_budget import true_runs
 from opskit.analyses.latency.quantiles import epoch_ns
 from opskit.analyses.latency.thresholds import LatencyThresholds
 

@@ -1,4 +1,4 @@
-"""Verdicts and key figures of a :class:`~opskit.analyses.latency.analysis.LatencyResult`."""
+"""Verdicts and key figures of a :class:`~opskit.analyses.latency.result.LatencyResult`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opskit.analyses.latency.analysis import LatencyResult
 from opskit.analyses.latency.causes import NEXT_STEPS
+from opskit.analyses.latency.result import LatencyResult
 from opskit.checks import Status, Verdict
 
 
@@ -293,10 +293,8 @@ def latency_verdicts(result: LatencyResult) -> list[Verdict]:
     return out
 
 
-def latency_figures(result: LatencyResult | None) -> dict[str, Any]:
-    """The key figures of a run for ``summary.json``: JSON-ready scalars and short lists ({} without a result)."""
-    if result is None:
-        return {}
+def latency_figures(result: LatencyResult) -> dict[str, Any]:
+    """The key figures of a run for ``summary.json``: JSON-ready scalars and short lists."""
     slow = result.by_version[result.by_version["slow_version"]].sort_values("slo_q_vs_fastest", ascending=False)
     spike = result.spikes.sort_values("peak_ratio", ascending=False)
 

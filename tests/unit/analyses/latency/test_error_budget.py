@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opskit.analyses.latency.budget import breach_periods, burn_rates, true_runs
+from opskit.analyses.latency.error_budget import breach_periods, burn_rates, true_runs
 from opskit.analyses.latency.thresholds import BurnRule, LatencyThresholds
 
 T0 = pd.Timestamp("2026-11-23 00:00", tz="UTC")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from opskit.analyses.latency.changes import align_changes, binary_segmentation, version_rollouts
+from opskit.analyses.latency.regime_changes import align_changes, binary_segmentation, version_rollouts
 
 T0 = pd.Timestamp("2026-11-23 00:00", tz="UTC")
 
