@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from opskit.analyses.model_load import integrity as mi
-    from opskit.runbooks.diagnose_model_load import diagnose_model_load
+    from opskit.runbooks.diagnose_model_load import run as diagnose_model_load
+    from opskit.sources.checksum_manifests import read_checksum_manifest
     from opskit.sources.model_files import inspect_model_file
 
     size = int((0.128 if args.quick else args.size_gb) * 1e9)
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         ]
 
-        expected = mi.read_checksum_manifest(root / "SHA256SUMS")
+        expected = read_checksum_manifest(root / "SHA256SUMS")
         results = {}
         for workers in (1, 2):
             best, peak = float("inf"), 0
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         t0 = time.perf_counter()
-        diagnosis = diagnose_model_load(root, environment="local", load_with_torch=False)
+        diagnosis = diagnose_model_load(model_path=str(root), environment="local", load_with_torch=False)
         whole = time.perf_counter() - t0
         rows.append(
             {

@@ -15,7 +15,13 @@ import pytest
 
 from opskit.errors import InputError
 from opskit.samples.models import classifier_tensors, safetensors_bytes, state_dict_pickle, torch_zip_bytes
-from opskit.sources.model_files import inspect_model_file, inspections_frame, list_model_files
+from opskit.sources.model_files import (
+    inspect_model_file,
+    inspections_frame,
+    list_model_files,
+    read_expected_keys,
+    static_listing,
+)
 from opskit.sources.model_formats import ModelFormat
 from opskit.sources.pickle_program import PickleCall, PickleGlobal, interpret_pickle
 
@@ -271,3 +277,83 @@ def test_interpreter_never_imports_the_modules_it_reads():
 def test_interpreter_reports_where_a_damaged_stream_stops():
     program = interpret_pickle(b"\x80\x02(K\x01K\x02")
     assert program.error and "stopped" in program.error
+
+
+# ---------------------------------------------------------------------------------------- listings
+def test_static_listing_of_torch_zip_matches_the_arrays(tmp_path, tensors):
+    path = tmp_path / "c.pt"
+    path.write_bytes(torch_zip_bytes(tensors))
+    frame = static_listing(inspect_model_file(path))
+    assert frame["key"].tolist() == list(tensors)
+    assert frame["shape"].tolist() == [a.shape for a in tensors.values()]
+    assert set(frame["dtype"]) == {"float32"}
+
+
+def test_static_listing_of_safetensors(tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(safetensors_bytes({"a": np.zeros((2, 3), np.float16), "b": np.zeros(4, np.int64)}))
+    frame = static_listing(inspect_model_file(path))
+    assert frame.values.tolist() == [["a", "float16", (2, 3)], ["b", "int64", (4,)]]
+
+
+def test_nested_state_dict_is_unwrapped(tmp_path, tensors):
+    inner = state_dict_pickle(tensors)[2:-1]  # the OrderedDict, without PROTO and STOP
+    data = b"\x80\x02}(X\x0a\x00\x00\x00state_dict" + inner + b"X\x05\x00\x00\x00epochK\x03u."
+    path = tmp_path / "ckpt.pt"
+    path.write_bytes(torch_zip_bytes(tensors, pickle=data))
+    assert static_listing(inspect_model_file(path))["key"].tolist() == list(tensors)
+
+
+# --------------------------------------------------------------------------------- expected keys
+def test_expected_keys_from_text_with_shapes():
+    frame = read_expected_keys(FIXTURES / "expected_keys_with_shapes.txt")
+    assert frame.set_index("key")["shape"].to_dict() == {
+        "encoder.weight": (64, 32), "encoder.bias": (64,), "head.weight": (10, 64), "head.bias": (10,)
+    }  # fmt: skip
+
+
+def test_expected_keys_from_json_forms(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(["x", "y"]))
+    (tmp_path / "b.json").write_text(json.dumps({"x": [1, 2]}))
+    (tmp_path / "c.json").write_text(json.dumps({"keys": ["z"]}))
+    assert read_expected_keys(tmp_path / "a.json")["key"].tolist() == ["x", "y"]
+    assert read_expected_keys(tmp_path / "b.json")["shape"].tolist() == [(1, 2)]
+    assert read_expected_keys(tmp_path / "c.json")["key"].tolist() == ["z"]
+
+
+def test_expected_keys_from_a_second_checkpoint(tmp_path, tensors):
+    (tmp_path / "ref.pt").write_bytes(torch_zip_bytes(tensors))
+    assert read_expected_keys(tmp_path / "ref.pt")["key"].tolist() == list(tensors)
+    (tmp_path / "bad.pt").write_bytes(torch_zip_bytes(tensors)[:300])
+    with pytest.raises(InputError) as err:
+        read_expected_keys(tmp_path / "bad.pt")
+    assert err.value.path.endswith("bad.pt") and err.value.hint
+
+
+def test_expected_keys_errors(tmp_path):
+    with pytest.raises(InputError):
+        read_expected_keys(tmp_path / "none.txt")
+    (tmp_path / "bad.txt").write_text("w 2,abc\n")
+    with pytest.raises(InputError) as err:
+        read_expected_keys(tmp_path / "bad.txt")
+    assert err.value.line == 1
+
+
+# ------------------------------------------------- files written by torch itself (torch 2.13, committed fixtures)
+SEQUENTIAL = {  # nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)) in bfloat16
+    "0.weight": ("bfloat16", (3, 4)), "0.bias": ("bfloat16", (3,)), "1.weight": ("bfloat16", (3,)),
+    "1.bias": ("bfloat16", (3,)), "1.running_mean": ("bfloat16", (3,)), "1.running_var": ("bfloat16", (3,)),
+    "1.num_batches_tracked": ("int64", ()),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["torch_zip_sequential_bf16.pt", "torch_legacy_sequential_bf16.pt", "torch_zip_nested_checkpoint.pt"]
+)
+def test_static_listing_of_files_torch_wrote(name):
+    from opskit.analyses.model_load.pickle_safety import Risk, scan_model_file
+
+    info = inspect_model_file(FIXTURES / name)
+    assert info.ok and scan_model_file(info).risk is Risk.SAFE
+    frame = static_listing(info)
+    assert {k: (d, s) for k, d, s in frame.itertuples(index=False)} == SEQUENTIAL

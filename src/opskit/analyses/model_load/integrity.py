@@ -21,7 +21,6 @@ import pandas as pd
 
 from opskit.checks import Status, Verdict
 from opskit.sources.checksum_manifests import MANIFEST_COLUMNS
-from opskit.sources.checksum_manifests import read_checksum_manifest as read_checksum_manifest  # bench uses it here
 
 CHUNK_BYTES = 8 * 1024 * 1024
 REFETCH = "fetch the file again from its source (the copy differs from what the source published)"
@@ -83,7 +82,8 @@ def check_integrity(
 ) -> IntegrityResult:
     """Hash ``files`` (under folder ``root``, or ``root`` itself when it is a file) and compare with ``expected``.
 
-    ``expected`` is a frame like :func:`read_checksum_manifest`'s (several can be concatenated).
+    ``expected`` is a frame like :func:`opskit.sources.checksum_manifests.read_checksum_manifest`'s
+    (several can be concatenated).
     Every file gets its SHA-256 (shown when nothing is expected, so it can be compared by hand).
     """
     root = Path(root)

@@ -1,24 +1,24 @@
-"""A checkpoint's state dict: its keys and shapes, read statically or loaded with torch on the CPU, and compared.
+"""A checkpoint's state dict: loaded with torch on the CPU, and its keys and shapes compared.
 
 Two ways to list a checkpoint's tensors:
 
-* statically, without torch and without executing anything: the safetensors header, or the pickle
-  of a PyTorch checkpoint interpreted symbolically (``torch._utils._rebuild_tensor_v2`` calls give
-  each tensor's storage dtype and size);
-* the load itself, where torch is importable: ``torch.load(path, map_location="cpu",
-  weights_only=True)`` (which refuses any import outside torch's allow-list), only for files whose
-  format check passed and whose pickle imports nothing outside the allow-list.
+* statically, without torch and without executing anything:
+  :func:`opskit.sources.model_files.static_listing` (the safetensors header, or the pickle of a PyTorch
+  checkpoint interpreted symbolically);
+* the load itself, where torch is importable (:func:`torch_listing`, :func:`load_verdict`):
+  ``torch.load(path, map_location="cpu", weights_only=True)`` (which refuses any import outside torch's
+  allow-list), only for files whose format check passed and whose pickle imports nothing outside the
+  allow-list.
 
-:func:`compare_keys` compares a listing with an expected one (a JSON/text list of keys, optionally
-with shapes, or a second checkpoint): missing keys, unexpected keys, shape mismatches, and a
-``module.`` prefix left by ``DataParallel``/``DistributedDataParallel`` (or ``_orig_mod.`` by
-``torch.compile``).
+:func:`compare_keys` compares a listing with an expected one
+(:func:`opskit.sources.model_files.read_expected_keys`: a JSON/text list of keys, optionally with
+shapes, or a second checkpoint): missing keys, unexpected keys, shape mismatches, and a ``module.``
+prefix left by ``DataParallel``/``DistributedDataParallel`` (or ``_orig_mod.`` by ``torch.compile``).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,95 +27,14 @@ from typing import Any
 import pandas as pd
 
 from opskit.checks import Status, Verdict
-from opskit.errors import InputError
-from opskit.sources.model_files import inspect_model_file
-from opskit.sources.model_formats import ModelFileInfo, ModelFormat
-from opskit.sources.pickle_program import PersistentId, PickleCall, PickleGlobal, interpret_pickle
+from opskit.sources.model_files import TENSOR_COLUMNS, unwrap_state_dict
 
-TENSOR_COLUMNS = ["key", "dtype", "shape"]
 WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.")
-_STORAGE_DTYPES = {"FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
-                   "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
-                   "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
-                   "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128"}  # fmt: skip
-_SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64", "I64": "int64",
-                       "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}  # fmt: skip
-_REBUILD = {"torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3"}
-_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 
 
 def torch_available() -> bool:
     """Whether torch can be imported here (checked without importing it)."""
     return importlib.util.find_spec("torch") is not None
-
-
-# ----------------------------------------------------------------------------------------- listings
-def _tensor_from_call(value: Any) -> tuple[str, tuple[int, ...]] | None:
-    if not isinstance(value, PickleCall) or not isinstance(value.func, PickleGlobal):
-        return None
-    qualname = value.func.qualname
-    if qualname == "torch._utils._rebuild_parameter" and value.args:
-        return _tensor_from_call(value.args[0])
-    if qualname not in _REBUILD or len(value.args) < 3:
-        return None
-    storage, size = value.args[0], value.args[2]
-    dtype = "?"
-    if isinstance(storage, PersistentId) and isinstance(storage.pid, tuple) and len(storage.pid) > 1:
-        kind = storage.pid[1]
-        if isinstance(kind, PickleGlobal):
-            dtype = _STORAGE_DTYPES.get(kind.name, kind.name)
-    if (
-        qualname == "torch._utils._rebuild_tensor_v3"
-        and len(value.args) > 6
-        and isinstance(value.args[6], PickleGlobal)
-    ):
-        dtype = value.args[6].name
-    shape = tuple(int(d) for d in size) if isinstance(size, tuple | list) else ()
-    return dtype, shape
-
-
-def _walk(value: Any, prefix: str, out: list, depth: int = 0) -> None:
-    if depth > 8:
-        return
-    tensor = _tensor_from_call(value)
-    if tensor is not None:
-        out.append((prefix, *tensor))
-        return
-    items = value.items if isinstance(value, PickleCall) else value
-    if isinstance(items, dict):
-        for key, item in items.items():
-            if isinstance(key, str):
-                _walk(item, f"{prefix}.{key}" if prefix else key, out, depth + 1)
-
-
-def _unwrap(frame: pd.DataFrame) -> pd.DataFrame:
-    """A checkpoint that nests the state dict (``{"state_dict": ..., "epoch": ...}``) lists its inner keys."""
-    if frame.empty:
-        return frame
-    for key in _STATE_KEYS:
-        inner = frame["key"].str.startswith(f"{key}.")
-        if inner.sum() >= max(1, len(frame) // 2):
-            return frame[inner].assign(key=frame.loc[inner, "key"].str.slice(len(key) + 1)).reset_index(drop=True)
-    return frame
-
-
-def static_listing(info: ModelFileInfo) -> pd.DataFrame:
-    """Keys, dtypes and shapes read without torch and without executing anything (columns ``key``,
-    ``dtype``, ``shape``). Safetensors: the header. PyTorch/pickle: the pickle's rebuild calls."""
-    if info.format is ModelFormat.SAFETENSORS and info.tensors is not None:
-        frame = info.tensors.rename(columns={"name": "key"})[["key", "dtype", "shape"]].copy()
-        frame["dtype"] = frame["dtype"].map(lambda d: _SAFETENSORS_DTYPES.get(d, d.lower()))
-        return frame.reset_index(drop=True)
-    rows: list = []
-    streams = info.pickles
-    if info.format is ModelFormat.PICKLE and info.details.get("torch_legacy") and len(streams) >= 4:
-        streams = streams[3:4]  # legacy torch.save: magic, protocol, sys info, then the object
-    for name, data in streams:
-        program = interpret_pickle(data, name)
-        _walk(program.value, "", rows)
-        if rows:
-            break
-    return _unwrap(pd.DataFrame(rows, columns=TENSOR_COLUMNS))
 
 
 def torch_listing(path: str | Path) -> pd.DataFrame:
@@ -136,54 +55,7 @@ def torch_listing(path: str | Path) -> pd.DataFrame:
                 walk(item, f"{prefix}.{key}" if prefix else str(key), depth + 1)
 
     walk(obj, "")
-    return _unwrap(pd.DataFrame(rows, columns=TENSOR_COLUMNS))
-
-
-def read_expected_keys(path: str | Path) -> pd.DataFrame:
-    """The expected keys (columns ``key``, ``dtype``, ``shape``; dtype/shape may be missing).
-
-    Accepts a checkpoint (listed statically), a JSON list of keys, a JSON object ``{key: shape}``
-    or ``{"keys": [...]}``, or a text file with one key per line (``key`` or ``key<TAB>d0,d1``).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("expected keys file not found", path=path, hint="pass a checkpoint, a JSON or a text list")
-    if path.suffix != ".json" and path.suffix != ".txt":
-        info = inspect_model_file(path)
-        if info.format.is_model:
-            if not info.ok:
-                raise InputError(f"reference checkpoint is damaged: {info.problem}", path=path, hint=info.fix)
-            return static_listing(info)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    rows: list[tuple] = []
-    if path.suffix == ".json" or text.lstrip().startswith(("[", "{")):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-        if isinstance(data, dict) and isinstance(data.get("keys"), list):
-            data = data["keys"]
-        if isinstance(data, dict):
-            rows = [(k, None, tuple(v) if isinstance(v, list) else None) for k, v in data.items()]
-        elif isinstance(data, list):
-            rows = [(str(k), None, None) for k in data]
-        else:
-            raise InputError("expected a JSON list of keys or an object of key -> shape", path=path)
-    else:
-        for number, line in enumerate(text.splitlines(), 1):
-            parts = line.strip().split(None, 1)
-            if not parts or parts[0].startswith("#"):
-                continue
-            shape = None
-            if len(parts) > 1:
-                try:
-                    shape = tuple(int(d) for d in parts[1].strip("()[] ").replace("x", ",").split(",") if d.strip())
-                except ValueError as exc:
-                    raise InputError(f"shape {parts[1]!r} is not a list of integers", path=path, line=number) from exc
-            rows.append((parts[0], None, shape))
-    if not rows:
-        raise InputError("no keys in this file", path=path)
-    return pd.DataFrame(rows, columns=TENSOR_COLUMNS)
+    return unwrap_state_dict(pd.DataFrame(rows, columns=TENSOR_COLUMNS))
 
 
 # --------------------------------------------------------------------------------------- comparison

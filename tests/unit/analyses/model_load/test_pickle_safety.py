@@ -117,8 +117,8 @@ def test_scan_model_file_only_for_pickle_formats(tmp_path):
 def test_payload_is_live_when_unpickled_but_never_runs_during_inspection(tmp_path):
     """The control proves the payload works (a real unpickle in a child process creates the marker);
     inspection, scanning and static key listing of the same file leave no marker."""
-    from opskit.analyses.model_load.state_dict import static_listing
-    from opskit.runbooks.diagnose_model_load import diagnose_model_load
+    from opskit.runbooks.diagnose_model_load import run
+    from opskit.sources.model_files import static_listing
 
     marker = tmp_path / "payload_ran"
     tensors = classifier_tensors(np.random.default_rng(3))
@@ -132,7 +132,7 @@ def test_payload_is_live_when_unpickled_but_never_runs_during_inspection(tmp_pat
     assert scan_model_file(info).risk is Risk.DANGEROUS
     assert scan_model_file(inspect_model_file(folder / "evil.pkl")).risk is Risk.DANGEROUS
     static_listing(info)
-    result = diagnose_model_load(folder, environment="local", manifest="")
+    result = run(model_path=str(folder), environment="local", manifest="")
     assert {v.subject for v in result.verdicts.find("pickle safety") if v.status is Status.FAIL} == {
         "evil.pt",
         "evil.pkl",
