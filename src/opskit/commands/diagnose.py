@@ -11,8 +11,12 @@ import shutil
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.errors import InputError
+
+if TYPE_CHECKING:
+    from opskit.analyses.faults.findings import ScanResult
 
 MAX_SHOWN = 20
 
@@ -87,7 +91,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     return 1 if result.findings else 0
 
 
-def _print_text(result, *, show_all: bool) -> None:
+def _print_text(result: ScanResult, *, show_all: bool) -> None:
     width = shutil.get_terminal_size((120, 20)).columns
     rc = result.root_cause
     scanned = (

@@ -1,98 +1,41 @@
-"""Judge a log scan for the triage runbook: verdict rows per fault and rank, figures, the next runbook."""
+"""The triage runbook: the node first (disk, memory, GPUs, versions), then the root cause in the job's logs.
+
+:func:`run` takes the notebook's parameters and returns a :class:`TriageJobResult`: the verdict
+table (one row per fault class and rank, root cause first, then the system checks), the summary's
+figures, and one method per section of the notebook. Logs that cannot be read are an ERROR row;
+the system checks still run and every section says what is missing.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from opskit.analyses.faults.findings import Finding, ScanResult
-from opskit.analyses.faults.ranking import excerpt
+from opskit.analyses.faults.findings import ScanResult
 from opskit.analyses.faults.scan import scan
+from opskit.analyses.faults.verdicts import LOG_CHECK, finding_verdicts
 from opskit.analyses.system import system_checks
-from opskit.checks import Status, Verdict, VerdictTable, run_checks
-from opskit.privacy import mask
+from opskit.checks import Verdict, VerdictTable, error_verdict, run_checks
+from opskit.runbooks.display import Markdown, Outputs, table, unavailable
+from opskit.runbooks.triage_job_sections import (
+    code_block,
+    evidence_text,
+    findings_table,
+    kept_text,
+    next_runbook,
+    next_step_text,
+    root_cause_details,
+    scan_headline,
+)
 from opskit.samples import resolve
+from opskit.sources.logs import discover, preserve_evidence
 
-LOG_CHECK = "log faults"
-# what the system checks of :func:`opskit.analyses.system.system_checks` name their rows
-SYSTEM_CHECKS = ("disk space", "host memory", "GPU state", "driver and CUDA", "software versions")
-FINDING_COLUMNS = ["fault", "rank", "timestamp", "file", "line", "text"]
-
-
-def _subject(f: Finding) -> str:
-    return f"rank {f.rank}" if f.rank is not None else f.file.rsplit("/", 1)[-1]
-
-
-def _next_step(f: Finding) -> str:
-    extra = []
-    oom = f.details.get("oom")
-    if oom:
-        extra.append(f"OOM is {oom['classification']}: {oom['suggestion']}")
-    if f.details.get("hint"):
-        extra.append(f.details["hint"])
-    xid = f.details.get("xid")
-    if xid:
-        extra.append(f"Xid {xid['code']} ({xid['meaning']}): {xid['action']}")
-    return " ".join([f.next_step, *extra])
-
-
-def finding_verdicts(result: ScanResult) -> list[Verdict]:
-    """One verdict per fault class and rank (or file), in ranked order.
-
-    The root cause's group is FAIL with the message ``root cause``; a group of a later tier is WARN
-    (a likely consequence of the root cause); another group of the root cause's tier is FAIL (an
-    independent fault). No finding at all is one PASS row.
-    """
-    if result.root_cause is None:
-        return [
-            Verdict(
-                LOG_CHECK,
-                Status.PASS,
-                subject=f"{result.files_read} file(s)",
-                observed=0,
-                unit="findings",
-                message=f"no known fault signature in {result.lines_read:,} lines",
-            )
-        ]
-    root = result.root_cause
-    groups: dict[tuple[str, str], list[Finding]] = {}
-    for f in result.findings:
-        groups.setdefault((f.fault, _subject(f)), []).append(f)
-    rows = []
-    for (fault, subject), items in groups.items():
-        first = items[0]
-        is_root = first is root
-        status = Status.FAIL if is_root or first.tier <= root.tier else Status.WARN
-        if is_root:
-            message = "root cause"
-        elif status == Status.WARN:
-            message = f"likely a consequence of {root.fault} on {_subject(root)}"
-        else:
-            message = "another fault of the same kind of cause"
-        rows.append(
-            Verdict(
-                fault,
-                status,
-                subject=subject,
-                observed=len(items),
-                unit="line" if len(items) == 1 else "lines",
-                evidence=f"{first.file}:{first.line}: {first.text[:400]}",
-                next_step=_next_step(first),
-                message=message,
-            )
-        )
-    return rows
-
-
-def next_runbook(result: ScanResult | None) -> str | None:
-    """The runbook to open after triage: the root cause's, from the catalogue."""
-    if result is None or result.root_cause is None:
-        return None
-    return result.root_cause.runbook
+KEEP_CHECK = "evidence kept"
+EVIDENCE_CHECK = "evidence excerpts"
+_NOT_SCANNED = "the logs could not be scanned"
 
 
 def triage_figures(result: ScanResult | None) -> dict[str, Any]:
@@ -122,94 +65,88 @@ def triage_figures(result: ScanResult | None) -> dict[str, Any]:
     return figures
 
 
-# ----------------------------------------------------------------------------------- the runbook's calls
-def triage_checks(
-    log_path: str | os.PathLike[str], disk_paths: Iterable[str | os.PathLike[str]] = (".",), *, nvml: Any = None
-) -> tuple[VerdictTable, ScanResult | None]:
-    """Scan the logs (``sample:NAME`` resolved) and run the system checks, each as one check of
-    :func:`opskit.checks.run_checks`: logs that cannot be read are an ERROR row, the system checks still run.
+@dataclass(frozen=True)
+class TriageJobResult:
+    """The triage of one job: verdicts, the scan (None when the logs could not be read), the evidence.
 
-    Returns the verdicts and the scan (None when the logs could not be scanned).
+    ``system`` holds the rows of the system checks (also in ``verdicts``); ``excerpts`` the masked
+    lines around each finding; ``kept`` the manifest of the evidence copied into ``keep_dir``.
     """
-    found: list[ScanResult] = []
 
-    def check_logs() -> list[Verdict]:
-        found.append(scan(resolve(log_path)))
-        return finding_verdicts(found[0])
+    verdicts: VerdictTable
+    system: VerdictTable
+    scan: ScanResult | None
+    log_path: str
+    excerpts: str = ""
+    keep_dir: str | None = None
+    kept: Path | None = None
 
-    verdicts = run_checks([(LOG_CHECK, check_logs), *system_checks(list(disk_paths), nvml=nvml)])
-    return verdicts, (found[0] if found else None)
+    @property
+    def figures(self) -> dict[str, Any]:
+        """The summary's key figures: what was read, the root cause, the next runbook, the NCCL watchdog."""
+        return triage_figures(self.scan)
 
+    def system_checks(self) -> VerdictTable:
+        """The rows of the system checks (disk, host memory, GPU state, versions), worst first."""
+        return self.system
 
-def system_verdicts(verdicts: VerdictTable) -> VerdictTable:
-    """The rows of the system checks (disk, memory, GPU, versions), worst first."""
-    return VerdictTable([v for v in verdicts if v.name in SYSTEM_CHECKS])
+    def findings(self, n: int = 30) -> Outputs:
+        """Why the findings rank so, then the first ``n`` of them, root cause first (masked)."""
+        frame = findings_table(self.scan, n)
+        return Outputs([Markdown(scan_headline(self.scan)), table(frame) if len(frame) else None])
 
+    def evidence(self) -> Markdown:
+        """The masked lines around each finding, one block per fault, rank and file."""
+        if self.scan is None:
+            return unavailable("The evidence around each finding", _NOT_SCANNED)
+        if not self.excerpts:
+            found = self.verdicts.find(EVIDENCE_CHECK)
+            if found:
+                return unavailable("The evidence around each finding", found[0].message)
+            return Markdown("No finding, so no evidence to show.")
+        return Markdown(code_block(self.excerpts))
 
-def scan_headline(result: ScanResult | None) -> str:
-    """One Markdown sentence on the scan: why it failed, that it found nothing, or why the findings rank so."""
-    if result is None:
-        return "The logs could not be scanned: see the ERROR row of the verdict table."
-    if not result.findings:
-        return f"No known fault signature in {result.files_read} file(s), {result.lines_read:,} lines."
-    return f"**Why this order:** {mask(result.ranking_reason)}"
+    def root_cause(self) -> Markdown:
+        """What the root cause means, its figures (OOM, torchrun, Xid) and the NCCL watchdog's view."""
+        if self.scan is None:
+            return unavailable("The root cause's details", _NOT_SCANNED)
+        return Markdown(root_cause_details(self.scan))
 
+    def kept_evidence(self) -> Markdown:
+        """Where the logs and findings were kept, or why they were not."""
+        if self.kept is not None:
+            return Markdown(kept_text(self.kept))
+        if not self.keep_dir:
+            return Markdown("No evidence kept: set `keep_dir` to copy the logs read, with SHA-256 sums.")
+        failed = self.verdicts.find(KEEP_CHECK)
+        return unavailable("The kept evidence", failed[0].message if failed else f"{_NOT_SCANNED}, nothing was copied")
 
-def findings_table(result: ScanResult | None, n: int = 30) -> pd.DataFrame:
-    """The first ``n`` findings, root cause first: fault, rank, time, file, line, text (not yet masked)."""
-    if result is None or not result.findings:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    return result.to_frame()[FINDING_COLUMNS].head(n)
-
-
-def evidence_text(result: ScanResult | None, *, max_findings: int = 8, context: int = 2) -> str:
-    """The masked lines around each finding, one block per fault, rank and file, at most ``max_findings``."""
-    if result is None:
-        return ""
-    blocks: list[str] = []
-    shown: set[tuple[str, int | None, str]] = set()
-    for f in result.findings:
-        if (f.fault, f.rank, f.file) in shown or len(shown) >= max_findings:
-            continue
-        shown.add((f.fault, f.rank, f.file))
-        rank = f" rank {f.rank}" if f.rank is not None else ""
-        blocks.append(f"== {f.fault}{rank} — {mask(f.file)}:{f.line}\n{excerpt(f, before=context, after=context)}")
-    return "\n\n".join(blocks)
-
-
-_HIDDEN_DETAILS = ("offset", "timestamp_from")
-
-
-def root_cause_details(result: ScanResult | None) -> str:
-    """Markdown on the root cause: what it means, its structured figures (masked), and the NCCL watchdog."""
-    rc = result.root_cause if result is not None else None
-    if rc is None:
-        return "No root cause to detail."
-    lines = [f"**{rc.fault}** ({rc.title}) at `{mask(rc.where)}`: {rc.meaning}", ""]
-    details = {k: v for k, v in rc.details.items() if k not in _HIDDEN_DETAILS}
-    lines += [f"- {k}: `{mask(str(v)).replace('`', chr(39))}`" for k, v in details.items()]
-    if not details:
-        lines.append("No structured figures in this message.")
-    wd = result.watchdog
-    if wd is not None:
-        lines += [
-            "",
-            f"**NCCL watchdog**: collective SeqNum {wd.seq_num} ({wd.op_type}, timeout {wd.timeout_ms} ms) timed out "
-            f"on ranks {list(wd.timed_out_ranks)}; ranks that never reported: {list(wd.missing_ranks) or 'none'}; "
-            f"ranks behind the others: {list(wd.lagging_ranks) or 'none'}.",
-        ]
-    return "\n".join(lines)
+    def what_next(self) -> Outputs:
+        """The runbook to open next with the same logs, then where the evidence was kept."""
+        if self.scan is None:
+            step = unavailable("The runbook to open next", _NOT_SCANNED)
+        else:
+            step = Markdown(next_step_text(self.scan, self.log_path))
+        return Outputs([step, self.kept_evidence()])
 
 
-def next_step_text(result: ScanResult | None, log_path: str | os.PathLike[str]) -> str:
-    """Markdown: the runbook to open next with the same logs, or where to look when the logs say nothing."""
-    nxt = next_runbook(result)
-    if nxt:
-        return f"Open **`runbooks/{nxt}.ipynb`**, or run `opskit run {nxt} -p log_path {mask(os.fspath(log_path))}`."
-    return (
-        "No fault found in the logs: check the scheduler's view (`sacct`, `kubectl describe pod`) "
-        "and the node's `dmesg`."
-    )
+# ---------------------------------------------------------------- the stages
+def _as_paths(value: Any) -> list[Any]:
+    """``disk_paths`` as a list: one path alone is a list of one; what is not a path fails in the check."""
+    if value is None:
+        return []
+    if isinstance(value, str | os.PathLike):
+        return [value]
+    return list(value) if isinstance(value, Iterable) else [value]
+
+
+def judge_logs(log_path: str) -> tuple[ScanResult | None, list[Verdict]]:
+    """Scan the logs (``sample:NAME`` resolved) and judge the findings; unreadable logs are one ERROR row."""
+    try:
+        found = scan(resolve(log_path))
+    except Exception as exc:  # a missing path, nothing readable: the system checks still run
+        return None, [error_verdict(LOG_CHECK, exc)]
+    return found, run_checks([(LOG_CHECK, lambda: finding_verdicts(found))]).rows
 
 
 def keep_evidence(
@@ -219,10 +156,41 @@ def keep_evidence(
     (:func:`opskit.sources.logs.preserve_evidence`); returns the manifest, None when nothing is kept."""
     if not keep_dir or result is None:
         return None
-    from opskit.sources.logs import discover, preserve_evidence
-
     return preserve_evidence(
         discover(resolve(log_path))[0],
         keep_dir,
         extra={"findings": [f.to_dict() for f in result.findings], "ranking_reason": result.ranking_reason},
+    )
+
+
+def run(
+    *,
+    log_path: str = "sample:job_multirank_oom",
+    disk_paths: list = ["."],
+    keep_dir: str | None = None,
+    excerpt_lines: int = 2,
+    max_findings: int = 8,
+) -> TriageJobResult:
+    """Triage a failed job: system checks, the ranked faults in its logs, their evidence; kept if asked."""
+    found, log_rows = judge_logs(log_path)
+    system = run_checks(system_checks(_as_paths(disk_paths)))
+    extra: list[Verdict] = []
+    excerpts = ""
+    try:
+        excerpts = evidence_text(found, max_findings=max_findings, context=excerpt_lines)
+    except Exception as exc:  # a bad excerpt setting must not hide the verdicts
+        extra.append(error_verdict(EVIDENCE_CHECK, exc))
+    kept = None
+    try:
+        kept = keep_evidence(found, log_path, keep_dir)
+    except Exception as exc:  # a folder that already holds evidence, a read-only disk
+        extra.append(error_verdict(KEEP_CHECK, exc, subject=str(keep_dir) if keep_dir else None))
+    return TriageJobResult(
+        verdicts=VerdictTable([*log_rows, *system.rows, *extra]),
+        system=system,
+        scan=found,
+        log_path=str(log_path),
+        excerpts=excerpts,
+        keep_dir=str(keep_dir) if keep_dir else None,
+        kept=kept,
     )

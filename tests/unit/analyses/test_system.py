@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from types import SimpleNamespace
 
-from opskit.analyses.system import check_disk_space, check_gpus, check_host_memory, check_versions, system_checks
+from opskit.analyses.system import (
+    SystemThresholds,
+    check_disk_space,
+    check_gpus,
+    check_host_memory,
+    check_versions,
+    system_checks,
+)
 from opskit.checks import Status, run_checks
 
 Usage = namedtuple("Usage", "total used free")
@@ -98,3 +106,27 @@ def test_system_checks_run_without_a_gpu_here():
     names = {v.name for v in table}
     assert {"disk space", "host memory", "GPU state", "driver and CUDA"} <= names
     assert not table.by_status(Status.ERROR)
+
+
+def test_thresholds_are_one_value_overridable():
+    strict = SystemThresholds(disk_warn_pct=30.0, disk_fail_pct=50.0, gpu_temp_warn_c=40)
+    (disk,) = check_disk_space(["/data"], thresholds=strict, usage=lambda p: Usage(100 * GIB, 40 * GIB, 60 * GIB))
+    assert (disk.status, disk.threshold) == (Status.WARN, 30.0)
+    rows = check_gpus(nvml=FakeNvml(), thresholds=strict)
+    assert all(v.status == Status.WARN and "temperature 41 C" in v.evidence for v in rows)
+
+
+def test_pending_row_remapping_fails_the_gpu():
+    by = {v.subject: v for v in check_gpus(nvml=FakeNvml(pending=1))}
+    assert by["GPU 1 (NVIDIA H100 80GB HBM3)"].status == Status.FAIL
+    assert "row remapping pending" in by["GPU 1 (NVIDIA H100 80GB HBM3)"].evidence
+
+
+def test_no_nvml_library_is_a_skip_naming_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    (gpu,) = check_gpus()
+    assert (
+        gpu.status == Status.SKIP and "nvidia-ml-py is not installed" in gpu.message and "opskit[gpu]" in gpu.next_step
+    )
+    driver = next(v for v in check_versions() if v.name == "driver and CUDA")
+    assert driver.status == Status.SKIP and driver.subject == "driver"

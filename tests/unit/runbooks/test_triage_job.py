@@ -1,48 +1,32 @@
-"""Triage verdicts from a scan: one row per fault and rank, root cause FAIL first, consequences WARN."""
+"""The triage runbook's run(): verdicts, figures, and sections that still show something when logs cannot be read."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from opskit.analyses.faults.scan import scan
-from opskit.checks import Status, VerdictTable
-from opskit.runbooks.triage_job import (
+from opskit.analyses.faults.verdicts import LOG_CHECK, finding_verdicts
+from opskit.checks import Status
+from opskit.runbooks.display import Markdown, Outputs
+from opskit.runbooks.triage_job import EVIDENCE_CHECK, KEEP_CHECK, keep_evidence, run, triage_figures
+from opskit.runbooks.triage_job_sections import (
     FINDING_COLUMNS,
-    LOG_CHECK,
+    code_block,
+    detail_lines,
     evidence_text,
-    finding_verdicts,
+    excerpt,
     findings_table,
-    keep_evidence,
     next_runbook,
     next_step_text,
     root_cause_details,
     scan_headline,
-    system_verdicts,
-    triage_checks,
-    triage_figures,
 )
 
 LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
-
-
-def test_root_cause_row_first_and_consequences_warn():
-    result = scan(LOGS / "multirank_oom_rank3")
-    table = VerdictTable(finding_verdicts(result))
-    first = table.rows[0]
-    assert (first.name, first.subject, first.status, first.message) == ("cuda_oom", "rank 3", Status.FAIL, "root cause")
-    assert "expandable_segments" in first.next_step
-    assert {v.subject for v in table.find("nccl_timeout")} == {"rank 0", "rank 1", "rank 2"}
-    assert all(v.status == Status.WARN for v in table.find("nccl_timeout"))
-    worker = table.find("worker_failed", "rank 3")[0]
-    assert "@record" in worker.next_step
-
-
-def test_independent_faults_of_the_same_tier_both_fail(tmp_path):
-    (tmp_path / "rank0.log").write_text("2026-11-28 10:00:00 RuntimeError: CUDA out of memory.\n")
-    (tmp_path / "rank1.log").write_text("2026-11-28 10:05:00 _pickle.UnpicklingError: invalid load key, 'x'.\n")
-    rows = finding_verdicts(scan(tmp_path))
-    assert [(v.name, v.status) for v in rows] == [("cuda_oom", Status.FAIL), ("corrupt_checkpoint", Status.FAIL)]
 
 
 def test_no_finding_is_one_pass_row():
@@ -60,23 +44,20 @@ def test_figures_name_the_next_runbook_and_watchdog():
     assert triage_figures(None) == {"findings": None, "root_cause": None}
 
 
-def test_xid_action_in_next_step():
-    (row, *_) = finding_verdicts(scan(LOGS / "gpu_hardware_xid79.log"))
-    assert "drain and reboot" in row.next_step
-
-
 # ------------------------------------------------------------------------------- the runbook's calls
-def test_triage_checks_scan_the_logs_and_run_the_system_checks(tmp_path):
-    verdicts, found = triage_checks(LOGS / "multirank_oom_rank3", [tmp_path])
+def test_run_scans_the_logs_and_runs_the_system_checks(tmp_path):
+    result = run(log_path=str(LOGS / "multirank_oom_rank3"), disk_paths=[tmp_path])
+    verdicts, found = result.verdicts, result.scan
     assert found is not None and found.root_cause.rank == 3
     assert verdicts.rows[0].name == "cuda_oom" and verdicts.rows[0].status == Status.FAIL
-    system = system_verdicts(verdicts)
+    system = result.system_checks()
     assert {"disk space", "host memory", "GPU state", "driver and CUDA"} <= {v.name for v in system}
     assert not {v.name for v in system} & {"cuda_oom", "nccl_timeout", LOG_CHECK}
 
 
 def test_unreadable_logs_are_an_error_row_and_the_system_checks_still_run(tmp_path):
-    verdicts, found = triage_checks(tmp_path / "no-such-job", [tmp_path])
+    result = run(log_path=str(tmp_path / "no-such-job"), disk_paths=[tmp_path])
+    verdicts, found = result.verdicts, result.scan
     assert found is None
     first = verdicts.rows[0]
     assert first.name == LOG_CHECK and first.status == Status.ERROR and "no-such-job" in first.message
@@ -116,3 +97,95 @@ def test_keep_evidence_copies_the_logs_with_the_findings(tmp_path):
     assert len(data["files"]) == len(list((LOGS / "multirank_oom_rank3").iterdir()))
     assert data["findings"][0]["fault"] == "cuda_oom" and (manifest.parent / "SHA256SUMS").exists()
     assert keep_evidence(found, LOGS / "multirank_oom_rank3", None) is None
+
+
+# ------------------------------------------------------------------------------- the result's sections
+SECTIONS = ("system_checks", "findings", "evidence", "root_cause", "kept_evidence", "what_next")
+
+
+def _shown(output) -> str:
+    """What a section output shows, as text (tables by their rows)."""
+    items = list(output) if isinstance(output, Outputs) else [output]
+    return "\n".join(item.to_string() if isinstance(item, pd.DataFrame) else str(item) for item in items)
+
+
+def test_unreadable_logs_every_section_still_shows_something(tmp_path):
+    result = run(log_path=str(tmp_path / "no-such-job"), disk_paths=[tmp_path], keep_dir=str(tmp_path / "keep"))
+    assert result.verdicts.rows[0].status == Status.ERROR and result.verdicts.rows[0].name == LOG_CHECK
+    for name in SECTIONS:
+        shown = getattr(result, name)()
+        assert shown is not None and _shown(shown), name
+    assert _shown(result.findings()).startswith("The logs could not be scanned")
+    for name in ("evidence", "root_cause", "kept_evidence"):
+        assert "is not available" in getattr(result, name)(), name
+    assert "is not available" in _shown(result.what_next())
+    assert result.figures == {"findings": None, "root_cause": None}
+    assert not (tmp_path / "keep").exists()
+
+
+def test_sections_on_the_multirank_oom(tmp_path):
+    result = run(log_path=str(LOGS / "multirank_oom_rank3"), disk_paths=[tmp_path], excerpt_lines=1, max_findings=2)
+    assert result.figures == triage_figures(result.scan)
+    headline, frame = result.findings(n=5)
+    assert isinstance(headline, Markdown) and headline.startswith("**Why this order:**") and len(frame) == 5
+    evidence = result.evidence()
+    assert evidence.startswith("```text\n== cuda_oom rank 3") and evidence.endswith("\n```")
+    assert sum(line.startswith(">") for line in evidence.splitlines()) == 2
+    details = result.root_cause()
+    assert details.startswith("**cuda_oom**") and "SeqNum 9020" in details
+    assert "{" not in details and "[" not in details, "details are Markdown, not Python reprs"
+    assert "- classification: `fragmentation`" in details and "ranks that never reported: 3" in details
+    step, kept = result.what_next()
+    assert "opskit run diagnose_gpu_oom" in step and "No evidence kept" in kept
+    assert {v.name for v in result.system_checks()} <= {v.name for v in result.verdicts}
+
+
+def test_healthy_logs_sections_say_there_is_nothing(tmp_path):
+    result = run(log_path=str(LOGS / "healthy_hf_trainer.log"), disk_paths=[tmp_path])
+    (headline,) = result.findings()
+    assert headline.startswith("No known fault signature")
+    assert result.evidence() == "No finding, so no evidence to show."
+    assert result.root_cause() == "No root cause to detail."
+    assert "sacct" in _shown(result.what_next())
+
+
+def test_evidence_is_kept_and_a_second_keep_is_an_error_row_not_a_crash(tmp_path):
+    keep = tmp_path / "incident"
+    first = run(log_path=str(LOGS / "multirank_oom_rank3"), disk_paths=[tmp_path], keep_dir=str(keep))
+    assert first.kept == keep / "manifest.json" and "evidence kept in" in first.kept_evidence()
+    again = run(log_path=str(LOGS / "multirank_oom_rank3"), disk_paths=[tmp_path], keep_dir=str(keep))
+    (row,) = again.verdicts.find(KEEP_CHECK)
+    assert row.status == Status.ERROR and "already holds evidence" in row.message
+    assert again.kept is None and "already holds evidence" in again.kept_evidence()
+    assert again.verdicts.rows[0].name == "cuda_oom", "the findings still come first"
+
+
+def test_one_disk_path_given_as_text_is_checked(tmp_path):
+    result = run(log_path=str(LOGS / "healthy_hf_trainer.log"), disk_paths=str(tmp_path))
+    (disk,) = result.verdicts.find("disk space")
+    assert disk.subject == str(tmp_path)
+
+
+def test_a_bad_excerpt_setting_is_an_error_row(tmp_path):
+    result = run(log_path=str(LOGS / "multirank_oom_rank3"), disk_paths=[tmp_path], excerpt_lines="two")
+    (row,) = result.verdicts.find(EVIDENCE_CHECK)
+    assert row.status == Status.ERROR
+    assert "is not available" in result.evidence()
+    assert result.root_cause().startswith("**cuda_oom**")
+
+
+def test_excerpt_of_a_line_whose_file_is_gone_is_the_line_alone():
+    found = scan(LOGS / "multirank_oom_rank3")
+    gone = replace(found.root_cause, file="/nonexistent/rank3.log")
+    assert excerpt(gone) == f"> {gone.line:>7} | {gone.text}"
+
+
+def test_code_block_fence_outlasts_backticks_inside():
+    assert code_block("a ```` b").startswith("`````text\n")
+
+
+def test_details_render_nested_values_as_bullets():
+    lines = detail_lines("torchrun", {"script": "train.py", "failures": [{"rank": 1, "signal": None}], "hint": ""})
+    assert lines == ["- torchrun:", "  - script: `train.py`", "  - failures:", "    - rank 1"]
+    assert detail_lines("ranks", (0, 1, 2)) == ["- ranks: 0, 1, 2"]
+    assert detail_lines("mib", 2048.0) == ["- mib: 2,048.0"]

@@ -8,18 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-import yaml
-
-from opskit.analyses.faults.engines import (
-    HyperscanEngine,
-    ReEngine,
-    required_literal,
-)
-from opskit.bundled import FAULT_SIGNATURES, bundled_path
+from opskit.analyses.faults.engines import HyperscanEngine, ReEngine, required_literal
 from opskit.errors import InputError
+from opskit.sources.fault_catalogue import read_fault_catalogue
 
-CATALOGUE_PATH = bundled_path(FAULT_SIGNATURES)
 FAULT_CLASSES = (
     "cuda_oom",
     "host_oom",
@@ -35,7 +29,6 @@ FAULT_CLASSES = (
     "disk_full",
     "killed_preempted",
 )
-# ---------------------------------------------------------------- catalogue
 
 
 @dataclass(frozen=True)
@@ -102,19 +95,16 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     """Read a catalogue YAML (the bundled one by default) and check every pattern compiles."""
     if path is None:
         return _default_catalogue()
-    return _read_catalogue(Path(path))
+    return _build_catalogue(*read_fault_catalogue(path))
 
 
 @cache
 def _default_catalogue() -> Catalogue:
-    return _read_catalogue(CATALOGUE_PATH)
+    return _build_catalogue(*read_fault_catalogue())
 
 
-def _read_catalogue(path: Path) -> Catalogue:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read the fault catalogue: {exc}", path=path) from exc
+def _build_catalogue(doc: dict[str, Any], path: Path) -> Catalogue:
+    """Fault classes from a catalogue document; ``path`` names the file in errors."""
     classes = []
     for name, spec in (doc.get("classes") or {}).items():
         try:
@@ -161,7 +151,8 @@ def classify_line(text: str, catalogue: Catalogue | None = None) -> FaultClass |
 
 
 @cache
-def _engine(catalogue: Catalogue, kind: str) -> ReEngine | HyperscanEngine:
+def engine_for(catalogue: Catalogue, kind: str) -> ReEngine | HyperscanEngine:
+    """The ``"hyperscan"`` or ``"re"`` engine over every pattern of ``catalogue``, built once per pair."""
     patterns = catalogue.all_patterns()
     if kind == "hyperscan":
         return HyperscanEngine(patterns)

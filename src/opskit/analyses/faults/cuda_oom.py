@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# ---------------------------------------------------------------- sizes and timestamps
+# ---------------------------------------------------------------- sizes
 
 _UNITS = {"b": 1 / 2**20, "kib": 1 / 1024, "kb": 1 / 1024, "mib": 1.0, "mb": 1.0, "gib": 1024.0, "gb": 1024.0}
 _UNITS.update({"tib": 1024.0**2, "tb": 1024.0**2})

@@ -7,17 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from opskit.analyses.faults.distributed import (
-    NcclWatchdog,
-)
-from opskit.sources.logs import (
-    Skipped,
-)
+from opskit.analyses.faults.distributed import NcclWatchdog
+from opskit.sources.logs import Skipped
 
 MAX_TEXT_CHARS = 2000
 MAX_FINDINGS_PER_FILE = 20
-_CONTEXT_LINES = 14
-# ---------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)

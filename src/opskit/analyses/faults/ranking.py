@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import pandas as pd
 
-from opskit.analyses.faults.findings import MAX_TEXT_CHARS, Finding
-from opskit.privacy import mask
-from opskit.sources.logs import (
-    LogSource,
-    discover,
-    read_excerpt,
-)
+from opskit.analyses.faults.findings import Finding
 
 _MAX_TS = pd.Timestamp.max.tz_localize("UTC")
 
@@ -60,21 +53,3 @@ def _reason(ranked: list[Finding]) -> str:
         n = len(ranked)
         return f"{head}: it is the first failure in time across ranks among {n} findings of the same kind of cause."
     return f"{head}: it is the only fault found."
-
-
-def excerpt(finding: Finding, *, before: int = 2, after: int = 2, sources: Iterable[LogSource] = ()) -> str:
-    """The masked lines around a finding, numbered, the finding's line marked with ``>``."""
-    source = next((s for s in sources if s.name == finding.file), None)
-    if source is None:
-        path = Path(finding.file)
-        if not path.is_file():
-            return f"> {finding.line:>7} | {finding.text}"
-        found, _ = discover(path)
-        if not found:
-            return f"> {finding.line:>7} | {finding.text}"
-        source = found[0]
-    offset = finding.details.get("offset")
-    if offset is None:
-        return f"> {finding.line:>7} | {finding.text}"
-    lines = read_excerpt(source, offset, before=before, after=after)
-    return "\n".join(f"{'>' if i == 0 else ' '} {finding.line + i:>7} | {mask(t[:MAX_TEXT_CHARS])}" for i, t in lines)

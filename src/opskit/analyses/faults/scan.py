@@ -12,23 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opskit.analyses.faults.catalogue import Catalogue, FaultClass, _engine, classify_line, load_catalogue
+from opskit.analyses.faults.catalogue import Catalogue, FaultClass, classify_line, engine_for, load_catalogue
 from opskit.analyses.faults.cuda_oom import parse_cuda_oom
-from opskit.analyses.faults.distributed import (
-    parse_nccl_watchdog,
-    parse_torchrun_failure,
-)
-from opskit.analyses.faults.engines import (
-    hyperscan_available,
-)
-from opskit.analyses.faults.findings import (
-    _CONTEXT_LINES,
-    MAX_FINDINGS_PER_FILE,
-    MAX_TEXT_CHARS,
-    Finding,
-    ScanResult,
-    SourceStats,
-)
+from opskit.analyses.faults.distributed import parse_nccl_watchdog, parse_torchrun_failure
+from opskit.analyses.faults.engines import hyperscan_available
+from opskit.analyses.faults.findings import MAX_FINDINGS_PER_FILE, MAX_TEXT_CHARS, Finding, ScanResult, SourceStats
 from opskit.analyses.faults.ranking import rank_findings
 from opskit.analyses.faults.xid import decode_xid, parse_xid_line
 from opskit.errors import InputError
@@ -45,7 +33,7 @@ from opskit.sources.logs import (
 )
 from opskit.sources.timestamps import parse_timestamp
 
-# ---------------------------------------------------------------- scanning
+CONTEXT_LINES = 14  # lines read around a finding for its timestamp or torchrun's report
 
 
 def _line_details(fc: FaultClass, text: str) -> dict[str, Any]:
@@ -155,7 +143,7 @@ def _enrich(state: _FileScan, default_year: int, expected_ranks: set[int]) -> li
         entry_line = _EXIT_FIELD.match(f.text) is not None
         if f.timestamp is None or root_block or entry_line:
             try:
-                lines = read_excerpt(state.source, offset, before=_CONTEXT_LINES, after=_CONTEXT_LINES)
+                lines = read_excerpt(state.source, offset, before=CONTEXT_LINES, after=CONTEXT_LINES)
             except OSError:
                 lines = []
             if root_block or entry_line:
@@ -221,7 +209,7 @@ def scan(
     kind = engine or ("hyperscan" if hyperscan_available() else "re")
     if kind not in ("hyperscan", "re"):
         raise InputError(f"unknown scan engine {kind!r}", hint="use 'hyperscan' or 're'")
-    eng = _engine(cat, kind)
+    eng = engine_for(cat, kind)
     sources, skipped = discover(paths)
     if not sources:
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:5])

@@ -10,8 +10,6 @@ from typing import Any
 
 from opskit.bundled import XID_CODES, bundled_text
 
-# ---------------------------------------------------------------- Xid
-
 _XID_LINE = re.compile(r"Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d+)(?:, pid=(\d+|'<unknown>'))?")
 
 

@@ -293,3 +293,11 @@ def test_line_anchored_pattern_in_the_middle_of_a_block(tmp_path, engine):
     (tmp_path / "job.out").write_text("step 1\nstep 2\nKilled\nnot Killed here\n")
     result = scan(tmp_path / "job.out", engine=engine)
     assert [(f.fault, f.line) for f in result.findings] == [("killed_preempted", 3)]
+
+
+def test_catalogue_that_is_not_a_mapping_is_an_input_error(tmp_path):
+    odd = tmp_path / "list.yaml"
+    odd.write_text("- just\n- a list\n")
+    with pytest.raises(InputError) as err:
+        load_catalogue(odd)
+    assert err.value.path == str(odd) and "mapping" in err.value.message
