@@ -121,6 +121,7 @@ def shown(item) -> list:
 
 
 def test_sections_show_the_tables_and_each_plot_once(hang):
+    plt.close("all")  # figures other tests left open in this worker are not ours to count
     for name in SECTIONS:
         items = shown(getattr(hang, name)())
         assert items and all(isinstance(i, Markdown | pd.DataFrame | Figure) for i in items), name
