@@ -97,13 +97,14 @@ def _peak_rss_gb() -> float:
 
 def _profile(features: int, reference_rows: int):
     """Build the reference profile, save it as JSON and load it back (what later runs do)."""
-    from opskit.analyses.drift.profile import ReferenceProfile, build_profile
+    from opskit.analyses.drift.profile import build_profile
+    from opskit.runbooks.analyze_drift_inputs import read_profile, write_profile
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / f"drift_profile_{features}_{reference_rows}.json"
     if not path.exists():
-        build_profile(_frame(_columns(reference_rows, features, 1, False))).save(path)
-    return ReferenceProfile.load(path), path
+        write_profile(build_profile(_frame(_columns(reference_rows, features, 1, False))), path)
+    return read_profile(path), path
 
 
 def bench_memory(rows: int, features: int, profile, repeat: int) -> dict:
@@ -111,19 +112,22 @@ def bench_memory(rows: int, features: int, profile, repeat: int) -> dict:
 
     from opskit.analyses.drift.bins import HAS_NUMBA, count_numeric
     from opskit.analyses.drift.features import analyze_drift
+    from opskit.analyses.drift.settings import DriftSettings
 
     frame = _frame(_columns(rows, features, 2, True))
     arrays = [frame[c].to_numpy() for c in frame.columns]
     nbytes = sum(a.nbytes for a in arrays)
     assert all(a.flags.c_contiguous for a in arrays)
-    analyze_drift(profile, frame.iloc[:1000], companions=())  # compile/warm the kernel
+    analyze_drift(profile, frame.iloc[:1000], DriftSettings(companions=()))  # compile/warm the kernel
     # interleaved, best of each: both sides see the same contention from other work on the machine
     floor, ours = _best_pair(
-        lambda: [np.add.reduce(a) for a in arrays], lambda: analyze_drift(profile, frame, companions=()), repeat
+        lambda: [np.add.reduce(a) for a in arrays],
+        lambda: analyze_drift(profile, frame, DriftSettings(companions=())),
+        repeat,
     )
     edges = [np.asarray(profile.features[c].edges) for c in frame.columns]
     plain = _best(lambda: [count_numeric(a, e, engine="numpy") for a, e in zip(arrays, edges, strict=True)], 1)
-    result = analyze_drift(profile, frame, companions=())
+    result = analyze_drift(profile, frame, DriftSettings(companions=()))
     return {
         "rows": rows,
         "features": features,
@@ -188,16 +192,16 @@ def _child(kind: str, path: str, profile_path: str, chunk_rows: int) -> dict:
 
         from opskit.analyses.drift.bins import count_numeric
         from opskit.analyses.drift.features import analyze_drift
-        from opskit.analyses.drift.pipeline import count_current_file
-        from opskit.analyses.drift.profile import ReferenceProfile
+        from opskit.analyses.drift.settings import DriftSettings
+        from opskit.runbooks.analyze_drift_inputs import count_current_file, read_profile
 
-        profile = ReferenceProfile.load(profile_path)
+        profile = read_profile(profile_path)
         for f in profile.features.values():  # load the compiled kernels before timing, as a warm run would
             count_numeric(np.zeros(300_000), np.asarray(f.edges))
         t = time.perf_counter()
         # "drift_samples": also keep the 100,000-value samples per feature that KS/Wasserstein need
         counted = count_current_file(profile, path, chunk_rows=chunk_rows, keep_values=kind == "drift_samples")
-        result = analyze_drift(profile, counted, companions=())
+        result = analyze_drift(profile, counted, DriftSettings(companions=()))
         extra = {"rows": result.n_current, "features_in_drift": len(result.by_status("FAIL"))}
     return {"seconds": time.perf_counter() - t, "peak_rss_gb": _peak_rss_gb(), **extra}
 
@@ -290,6 +294,7 @@ def bench_evidently(rows: int, features: int, timeout: int) -> dict:
 
     from opskit.analyses.drift.features import analyze_drift
     from opskit.analyses.drift.methods import psi_from_counts
+    from opskit.analyses.drift.settings import DriftSettings
 
     ref_path = DATA_DIR / f"drift_ev_ref_{features}x{rows}.parquet"
     cur_path = DATA_DIR / f"drift_ev_cur_{features}x{rows}.parquet"
@@ -297,9 +302,9 @@ def bench_evidently(rows: int, features: int, timeout: int) -> dict:
         _frame(_columns(rows, features, 11, False)).to_parquet(ref_path)
         _frame(_columns(rows, features, 12, True)).to_parquet(cur_path)
     ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
-    analyze_drift(ref.iloc[:1000], cur.iloc[:1000], companions=())  # warm
-    ours_s = _best(lambda: analyze_drift(ref, cur, companions=()), 1)
-    ours = analyze_drift(ref, cur, companions=())
+    analyze_drift(ref.iloc[:1000], cur.iloc[:1000], DriftSettings(companions=()))  # warm
+    ours_s = _best(lambda: analyze_drift(ref, cur, DriftSettings(companions=())), 1)
+    ours = analyze_drift(ref, cur, DriftSettings(companions=()))
     ev = _run_child(["evidently", str(ref_path), str(cur_path), "0"], python=str(EVIDENTLY_PYTHON), timeout=timeout)
     compare = []
     for name, edges in ev["bins"].items():

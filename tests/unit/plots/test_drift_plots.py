@@ -13,6 +13,7 @@ import pandas as pd
 from opskit.analyses.drift.accuracy import accuracy_by_window
 from opskit.analyses.drift.features import analyze_drift
 from opskit.analyses.drift.profile import build_profile
+from opskit.analyses.drift.settings import DriftSettings
 from opskit.analyses.drift.windows import psi_trend
 from opskit.plots.drift import plot_accuracy_by_window, plot_bin_shares, plot_psi_by_feature, plot_psi_trend
 
@@ -21,7 +22,7 @@ def test_plots_draw_on_the_given_axes():
     rng = np.random.default_rng(0)
     ref = pd.DataFrame({"x": rng.normal(size=2000), "y": rng.normal(size=2000), "label": rng.integers(0, 2, 2000)})
     cur = pd.DataFrame({"x": rng.normal(0.5, size=2000), "y": rng.normal(size=2000), "label": rng.integers(0, 2, 2000)})
-    result = analyze_drift(ref, cur, companions=(), exclude=["label"])
+    result = analyze_drift(ref, cur, DriftSettings(companions=(), exclude=["label"]))
     fig, axes = plt.subplots(2, 2)
     assert plot_psi_by_feature(result.table(), ax=axes[0, 0]) is axes[0, 0]
     assert axes[0, 0].get_xlabel().startswith("PSI")

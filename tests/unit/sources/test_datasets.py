@@ -9,6 +9,7 @@ import pytest
 from opskit.analyses.drift.counts import CurrentCounts
 from opskit.analyses.drift.features import analyze_drift
 from opskit.analyses.drift.profile import build_profile
+from opskit.analyses.drift.settings import DriftSettings
 from opskit.checks import Status
 from opskit.errors import InputError
 from opskit.sources.datasets import count_rows, iter_batches, read_table, table_columns, table_format
@@ -39,14 +40,14 @@ def test_read_csv_and_jsonl(drift_dir):
     cur = read_table(drift_dir / "current_unseen_city.jsonl")
     assert cur["amount"].isna().sum() == 1
     assert table_columns(drift_dir / "current_unseen_city.jsonl") == ["amount", "city", "flag"]
-    result = analyze_drift(ref, cur, companions=())
+    result = analyze_drift(ref, cur, DriftSettings(companions=()))
     assert result.feature("city").unseen == {"lisbon": 1}
 
 
 def test_text_in_numeric_csv_becomes_an_error_row(drift_dir):
     ref = read_table(drift_dir / "reference_small.csv")
     cur = read_table(drift_dir / "current_text_in_numeric.csv")
-    result = analyze_drift(ref, cur, companions=())
+    result = analyze_drift(ref, cur, DriftSettings(companions=()))
     assert result.feature("amount").status == Status.ERROR
     assert "'timeout'" in result.feature("amount").reason
 

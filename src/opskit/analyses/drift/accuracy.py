@@ -7,6 +7,10 @@ turned into a class at ``score_threshold`` (0.5). Accuracy change is in percenta
 interval that includes zero (a small window) it is a WARN, not an alarm. Resampling n rows with
 replacement from a window with k correct predictions gives Binomial(n, k/n) correct ones, so the
 bootstrap draws from that distribution directly (exact, and fast for any window size).
+
+A saved reference profile keeps how many reference predictions were right
+(:func:`with_reference_accuracy`), so a later run against the profile alone still has the
+reference accuracy (:func:`reference_correct`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from opskit.analyses.drift.profile import ReferenceProfile
 from opskit.analyses.drift.windows import split_windows
 from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 
 CHECK_ACCURACY = "accuracy change"
+ACCURACY_KEY = "accuracy"  # the profile's extras entry with the reference's right predictions
 
 
 def correct_predictions(
@@ -39,6 +45,29 @@ def correct_predictions(
                              hint="pass class predictions, or probabilities")  # fmt: skip
         return (p.to_numpy() >= score_threshold).astype(int) == y.to_numpy().astype(int)
     return (p.astype(str) == y.astype(str)).to_numpy()
+
+
+def with_reference_accuracy(
+    profile: ReferenceProfile, frame: pd.DataFrame, *, target: str | None, prediction: str | None
+) -> ReferenceProfile:
+    """``profile`` with the count of right reference predictions, when the table has both columns."""
+    if not (target and prediction and target in frame.columns and prediction in frame.columns):
+        return profile
+    correct = correct_predictions(frame, target=target, prediction=prediction, side="reference")
+    saved = {"target": target, "prediction": prediction, "correct": int(correct.sum()), "rows": int(correct.size)}
+    return profile.with_extras(**{ACCURACY_KEY: saved})
+
+
+def reference_correct(
+    profile: ReferenceProfile, frame: pd.DataFrame | None, *, target: str, prediction: str
+) -> np.ndarray:
+    """Right/wrong per reference row, from the table or from the counts saved in the profile."""
+    if frame is not None:
+        return correct_predictions(frame, target=target, prediction=prediction, side="reference")
+    saved = profile.extras.get(ACCURACY_KEY)
+    if not saved:
+        return np.zeros(0, dtype=bool)
+    return np.r_[np.ones(saved["correct"], dtype=bool), np.zeros(saved["rows"] - saved["correct"], dtype=bool)]
 
 
 @dataclass(frozen=True)

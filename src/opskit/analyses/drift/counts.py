@@ -20,13 +20,8 @@ import pandas as pd
 import pyarrow as pa
 
 from opskit.analyses.drift.bins import category_counts, count_numeric_full, counts_from_category_counts
-from opskit.analyses.drift.profile import (
-    ColumnType,
-    FeatureProfile,
-    ReferenceProfile,
-    infer_column_type,
-    numeric_values,
-)
+from opskit.analyses.drift.columns import ColumnType, infer_column_type, numeric_values
+from opskit.analyses.drift.profile import FeatureProfile, ReferenceProfile
 from opskit.errors import InputError
 
 

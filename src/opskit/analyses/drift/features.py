@@ -1,7 +1,8 @@
 """Feature drift between a reference and a current data set: PSI you can audit, plus companions.
 
-Entry point: :func:`analyze_drift` takes a reference (DataFrame or saved :class:`ReferenceProfile`)
-and a current data set (DataFrame, or :class:`CurrentCounts` filled chunk by chunk) and returns a
+Entry point: :func:`analyze_drift` takes a reference (DataFrame or saved :class:`ReferenceProfile`),
+a current data set (DataFrame, or :class:`CurrentCounts` filled chunk by chunk) and the run's
+:class:`~opskit.analyses.drift.settings.DriftSettings`, and returns a
 :class:`DriftResult`: one :class:`FeatureDrift` per column (ranked by PSI), the bin table behind
 every PSI, and :meth:`DriftResult.verdicts` for the runbook's verdict table.
 
@@ -10,15 +11,15 @@ Binning and smoothing rules: :mod:`opskit.analyses.drift.bins` and :mod:`opskit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from opskit.analyses.drift.columns import ColumnType, numeric_values
 from opskit.analyses.drift.counts import CurrentCounts
 from opskit.analyses.drift.methods import (
-    DEFAULT_COMPANIONS,
     METHODS,
     PSI_WATCH,
     FeaturePair,
@@ -29,13 +30,8 @@ from opskit.analyses.drift.methods import (
     psi_table,
     resolve_thresholds,
 )
-from opskit.analyses.drift.profile import (
-    ColumnType,
-    FeatureProfile,
-    ReferenceProfile,
-    build_profile,
-    numeric_values,
-)
+from opskit.analyses.drift.profile import FeatureProfile, ReferenceProfile, build_profile
+from opskit.analyses.drift.settings import DriftSettings
 from opskit.checks import Status, Verdict
 
 CHECK_FEATURE = "feature drift"
@@ -302,35 +298,29 @@ def _not_compared(fp: FeatureProfile, method: str) -> FeatureDrift:
 def analyze_drift(
     reference: pd.DataFrame | ReferenceProfile,
     current: pd.DataFrame | CurrentCounts,
-    *,
-    method: str = "psi",
-    companions: Iterable[str] = DEFAULT_COMPANIONS,
-    thresholds: Mapping[str, float] | None = None,
-    bins: int = 10,
-    column_types: Mapping[str, str] | None = None,
-    exclude: Iterable[str] = (),
-    prediction: str | None = None,
-    max_categories: int = 50,
+    settings: DriftSettings | None = None,
 ) -> DriftResult:
-    """Compare every reference column with the current data.
+    """Compare every reference column with the current data, as ``settings`` say (default: the defaults).
 
-    ``method`` decides each feature's status (PSI by default: above ``thresholds["psi"]`` (0.2)
-    FAIL, from ``thresholds["psi_watch"]`` (0.1) WARN); ``companions`` are computed and shown
-    beside it. ``exclude`` names columns not to compare (labels, timestamps, ids);
-    ``prediction`` names the model-output column, judged apart as prediction drift.
-    An unknown method name is a :class:`~opskit.errors.ParameterError` listing the known ones.
+    ``settings.method`` decides each feature's status (PSI by default: above ``thresholds["psi"]``
+    (0.2) FAIL, from ``thresholds["psi_watch"]`` (0.1) WARN); ``settings.companions`` are computed
+    and shown beside it. The label, the timestamp and ``exclude`` are not compared;
+    ``settings.prediction`` names the model-output column, judged apart as prediction drift.
+    A reference table is profiled with ``settings`` first. An unknown method name is a
+    :class:`~opskit.errors.ParameterError` listing the known ones.
     """
-    method = get_method(method).name
-    companions = [get_method(c).name for c in companions]
-    limits = resolve_thresholds({k: v for k, v in (thresholds or {}).items() if k != "psi_watch"})
-    limits["psi_watch"] = float((thresholds or {}).get("psi_watch", PSI_WATCH))
-    skip = {str(c) for c in exclude}
+    settings = settings or DriftSettings()
+    method = get_method(settings.method).name
+    companions = [get_method(c).name for c in settings.companions]
+    thresholds = settings.thresholds
+    limits = resolve_thresholds({k: v for k, v in thresholds.items() if k != "psi_watch"})
+    limits["psi_watch"] = float(thresholds.get("psi_watch", PSI_WATCH))
+    skip = set(settings.not_compared)
+    prediction = settings.prediction
     ref_frame = None
     if isinstance(reference, pd.DataFrame):
         ref_frame = reference
-        profile = build_profile(
-            reference, bins=bins, column_types=column_types, exclude=skip, max_categories=max_categories
-        )
+        profile = build_profile(reference, settings)
     else:
         profile = reference
     needs_values = any(get_method(m).name in ("ks", "wasserstein") for m in [*companions, method])

@@ -31,7 +31,8 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from opskit.analyses.drift.profile import ColumnType, FeatureProfile
+from opskit.analyses.drift.columns import ColumnType
+from opskit.analyses.drift.profile import FeatureProfile
 from opskit.errors import ParameterError
 
 PSI_EPSILON = 1e-4
@@ -246,5 +247,3 @@ register_method(
         "wasserstein", "distance (std)", 0.1, "above", NUMERIC_ONLY, _wasserstein, "Wasserstein-1 / reference std"
     )
 )
-
-DEFAULT_COMPANIONS = ("ks", "chi2", "jensen_shannon", "wasserstein")

@@ -1,9 +1,11 @@
-"""Column types and the reference profile: what drift compares against.
+"""The reference profile: what drift compares against.
 
 A :class:`ReferenceProfile` holds, per feature, the bin edges (or categories), the reference counts
 per bin, and a quantile sketch for the companion methods that need a distribution (KS,
-Wasserstein). It is built once from the reference table and saved as a small JSON file with the
-opskit version and a hash of the data; later runs load it and read only the current data.
+Wasserstein). It is built once from the reference table (:func:`build_profile`) and kept as a
+small JSON document (:meth:`ReferenceProfile.to_dict`) with the opskit version and a hash of the
+data; later runs load it and read only the current data. Reading and writing the file is the
+runbook's (:mod:`opskit.runbooks.analyze_drift_inputs`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,97 +32,12 @@ from opskit.analyses.drift.bins import (
     quantile_edges,
     sorted_quantiles,
 )
+from opskit.analyses.drift.columns import ColumnType, infer_column_types, numeric_values
+from opskit.analyses.drift.settings import DriftSettings
 from opskit.errors import InputError
 
 PROFILE_FORMAT = "opskit.drift.profile/1"
 SKETCH_POINTS = 501  # reference quantiles kept for KS and Wasserstein against a profile
-
-
-class ColumnType(StrEnum):
-    """How a column is compared: numeric bins, categorical buckets, or not at all (datetime)."""
-
-    NUMERIC = "numeric"
-    CATEGORICAL = "categorical"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
-
-
-_NUMERIC_TEXT_SHARE = 0.9  # text columns whose values mostly parse as numbers are numeric
-
-
-def infer_column_type(series: pd.Series) -> ColumnType:
-    """Numeric, categorical, boolean or datetime, from the dtype and, for text, from the values.
-
-    Text where at least 90 % of the values parse as numbers is numeric (the rest are then reported
-    as bad values); text that parses as ISO dates is datetime; other text is categorical.
-    """
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return ColumnType.BOOLEAN
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return ColumnType.DATETIME
-    if pd.api.types.is_numeric_dtype(dtype):
-        return ColumnType.NUMERIC
-    values = series.dropna()
-    if values.empty:
-        return ColumnType.CATEGORICAL
-    sample = values.iloc[:2000]
-    if sample.map(lambda v: isinstance(v, bool | np.bool_)).all():
-        return ColumnType.BOOLEAN
-    if pd.to_numeric(sample, errors="coerce").notna().mean() >= _NUMERIC_TEXT_SHARE:
-        return ColumnType.NUMERIC
-    if sample.map(lambda v: isinstance(v, str)).all():
-        parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601", utc=True)
-        if parsed.notna().all():
-            return ColumnType.DATETIME
-    return ColumnType.CATEGORICAL
-
-
-def infer_column_types(frame: pd.DataFrame, overrides: Mapping[str, str] | None = None) -> dict[str, ColumnType]:
-    """Inferred type of each column, with ``overrides`` (column -> type name) applied.
-
-    An override naming an unknown type is an :class:`InputError` listing the known ones.
-    """
-    types = {str(c): infer_column_type(frame[c]) for c in frame.columns}
-    for name, kind in (overrides or {}).items():
-        types[str(name)] = parse_column_type(kind, column=str(name))
-    return types
-
-
-def parse_column_type(kind: str | ColumnType, *, column: str | None = None) -> ColumnType:
-    try:
-        return ColumnType(str(kind).strip().lower())
-    except ValueError:
-        raise InputError(
-            f"unknown column type {kind!r}",
-            column=column,
-            hint="use one of: " + ", ".join(t.value for t in ColumnType),
-        ) from None
-
-
-def numeric_values(series: pd.Series, *, column: str, side: str) -> np.ndarray:
-    """The column as float64 (missing -> NaN); text that is not a number is an :class:`InputError`."""
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.astype("float64").to_numpy()
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        raise InputError(f"{side} column is datetime, not numeric", column=column, hint=_TYPE_HINT)
-    coerced = pd.to_numeric(series, errors="coerce")
-    bad = series.notna() & coerced.isna()
-    if bad.any():
-        positions = np.flatnonzero(bad.to_numpy())
-        example = series.iloc[positions[0]]
-        raise InputError(
-            f"{len(positions)} value(s) in the {side} are not numbers, e.g. {str(example)[:40]!r} at row "
-            f"{positions[0]} (dtype {series.dtype})",
-            column=column,
-            hint=_TYPE_HINT,
-        )
-    return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-_TYPE_HINT = "clean the column, or set its type with the column_types parameter (e.g. categorical)"
 
 
 @dataclass(frozen=True)
@@ -282,15 +197,6 @@ class ReferenceProfile:
             "features": features,
         }
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the profile as JSON (atomically); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_json_default))
-        os.replace(tmp, path)
-        return path
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str | None = None) -> ReferenceProfile:
         if data.get("format") != PROFILE_FORMAT:
@@ -318,25 +224,8 @@ class ReferenceProfile:
             extras=dict(data.get("extras") or {}),
         )
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ReferenceProfile:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError("profile file not found", path=path, hint="check the path") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"profile is not valid JSON: {exc}", path=path) from None
-        return cls.from_dict(data, path=str(path))
-
     def with_extras(self, **extras: Any) -> ReferenceProfile:
         return replace(self, extras={**self.extras, **extras})
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _column_digest(series: pd.Series) -> bytes:
@@ -373,20 +262,20 @@ def _threads() -> ThreadPoolExecutor:
 
 
 def build_profile(
-    reference: pd.DataFrame,
-    *,
-    bins: int = 10,
-    column_types: Mapping[str, str] | None = None,
-    exclude: Iterable[str] = (),
-    max_categories: int = 50,
-    source: str | None = None,
+    reference: pd.DataFrame, settings: DriftSettings | None = None, *, source: str | None = None
 ) -> ReferenceProfile:
-    """Profile every column of ``reference`` except ``exclude`` (bins, counts, sketch, types)."""
+    """Profile every column of ``reference`` but ``settings.not_compared`` (bins, counts, sketch, types).
+
+    ``settings`` gives the bins, the type overrides and the most categories kept per column
+    (default :class:`DriftSettings`); ``source`` names where the reference came from.
+    """
+    settings = settings or DriftSettings()
+    bins, max_categories = settings.bins, settings.max_categories
     if bins < 2:
         raise InputError(f"bins must be at least 2, got {bins}", hint="the default is 10")
-    skip = {str(c) for c in exclude}
+    skip = set(settings.not_compared)
     frame = reference[[c for c in reference.columns if str(c) not in skip]]
-    types = infer_column_types(frame, {k: v for k, v in (column_types or {}).items() if k in frame.columns})
+    types = infer_column_types(frame, {k: v for k, v in settings.column_types.items() if k in frame.columns})
     columns = list(frame.columns)  # profiled in parallel: sorting and counting release the GIL
     profiles = _threads().map(
         lambda c: profile_feature(frame[c], types[str(c)], bins=bins, max_categories=max_categories, name=str(c)),

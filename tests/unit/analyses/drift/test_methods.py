@@ -18,6 +18,7 @@ from opskit.analyses.drift.methods import (
     psi_from_counts,
     resolve_thresholds,
 )
+from opskit.analyses.drift.settings import DriftSettings
 from opskit.checks import Status
 from opskit.errors import ParameterError
 
@@ -43,7 +44,7 @@ def test_psi_equals_textbook_formula_with_bins_written_out():
     cur_counts = [3, 1, 2, 0, 0, 0, 0, 0, 0, 1, 1]
     expected = textbook_psi(ref_counts, cur_counts)
 
-    result = analyze_drift(reference, current, companions=())
+    result = analyze_drift(reference, current, DriftSettings(companions=()))
     f = result.feature("x")
     assert abs(f.psi - expected) <= 1e-12
     np.testing.assert_allclose(result.profile.features["x"].edges, hand_edges, rtol=0, atol=1e-12)
@@ -67,7 +68,7 @@ def test_psi_without_empty_bins_has_no_smoothing_effect():
 def test_categorical_union_with_unseen_bucket_and_missing_bin():
     reference = pd.DataFrame({"c": ["a"] * 6 + ["b"] * 4})
     current = pd.DataFrame({"c": ["a", "a", "c", "c", "d", None]})
-    result = analyze_drift(reference, current, companions=())
+    result = analyze_drift(reference, current, DriftSettings(companions=()))
     table = result.bin_tables["c"]
     assert table["bin"].tolist() == ["a", "b", "<unseen>", "<missing>"]
     assert table["cur_count"].tolist() == [2, 0, 3, 1]
@@ -77,7 +78,7 @@ def test_categorical_union_with_unseen_bucket_and_missing_bin():
 
 def test_identical_data_has_zero_psi():
     x = pd.DataFrame({"x": np.random.default_rng(0).normal(size=1000)})
-    assert analyze_drift(x, x, companions=()).feature("x").psi == pytest.approx(0.0, abs=1e-15)
+    assert analyze_drift(x, x, DriftSettings(companions=())).feature("x").psi == pytest.approx(0.0, abs=1e-15)
 
 
 @pytest.mark.parametrize(("value", "level"), [(0.05, "stable"), (0.1, "watch"), (0.2, "watch"), (0.2001, "drift")])
@@ -98,7 +99,7 @@ def test_unknown_method_lists_the_known_ones():
     for name in ("psi", "ks", "chi2", "jensen_shannon", "wasserstein"):
         assert name in info.value.hint
     with pytest.raises(ParameterError):
-        analyze_drift(pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"x": [1.0, 2.0]}), method="nope")
+        analyze_drift(pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"x": [1.0, 2.0]}), DriftSettings(method="nope"))
     with pytest.raises(ParameterError):
         resolve_thresholds({"nope": 0.3})
 
@@ -118,7 +119,7 @@ def test_verdict_method_and_threshold_appear_in_every_row():
     rng = np.random.default_rng(2)
     ref = pd.DataFrame({"x": rng.normal(size=2000), "y": rng.normal(size=2000)})
     cur = pd.DataFrame({"x": rng.normal(1.0, size=2000), "y": rng.normal(size=2000)})
-    result = analyze_drift(ref, cur, method="wasserstein", thresholds={"wasserstein": 0.5})
+    result = analyze_drift(ref, cur, DriftSettings(method="wasserstein", thresholds={"wasserstein": 0.5}))
     table = result.table()
     assert set(table["method"]) == {"wasserstein"}
     assert set(table["threshold"]) == {0.5}
@@ -131,8 +132,8 @@ def test_threshold_override_changes_the_verdict():
     rng = np.random.default_rng(3)
     ref = pd.DataFrame({"x": rng.normal(size=5000)})
     cur = pd.DataFrame({"x": rng.normal(0.6, size=5000)})
-    assert analyze_drift(ref, cur, companions=()).feature("x").status == Status.FAIL
-    relaxed = analyze_drift(ref, cur, companions=(), thresholds={"psi": 5.0, "psi_watch": 4.0})
+    assert analyze_drift(ref, cur, DriftSettings(companions=())).feature("x").status == Status.FAIL
+    relaxed = analyze_drift(ref, cur, DriftSettings(companions=(), thresholds={"psi": 5.0, "psi_watch": 4.0}))
     assert relaxed.feature("x").status == Status.PASS
 
 
@@ -140,7 +141,7 @@ def test_verdict_rows_carry_the_thresholds_actually_used():
     rng = np.random.default_rng(4)
     ref = pd.DataFrame({"big": rng.normal(size=5000), "mid": rng.normal(size=5000)})
     cur = pd.DataFrame({"big": rng.normal(1.5, size=5000), "mid": rng.normal(0.55, size=5000)})
-    result = analyze_drift(ref, cur, companions=(), thresholds={"psi": 0.5, "psi_watch": 0.15})
+    result = analyze_drift(ref, cur, DriftSettings(companions=(), thresholds={"psi": 0.5, "psi_watch": 0.15}))
     rows = {v.subject: v for v in result.verdicts()}
     assert rows["big"].status == Status.FAIL and rows["big"].threshold == 0.5
     assert rows["mid"].status == Status.WARN and rows["mid"].threshold == 0.15
@@ -149,7 +150,7 @@ def test_verdict_rows_carry_the_thresholds_actually_used():
 
 def test_method_names_are_case_insensitive():
     x = pd.DataFrame({"x": np.random.default_rng(5).normal(size=500)})
-    result = analyze_drift(x, x, method="KS", companions=("JENSEN_SHANNON",))
+    result = analyze_drift(x, x, DriftSettings(method="KS", companions=("JENSEN_SHANNON",)))
     assert result.method == "ks"
     assert result.feature("x").method == "ks"
     assert set(result.feature("x").companions) == {"jensen_shannon"}

@@ -1,4 +1,4 @@
-"""From files to drift: reference table or saved profile, current counted in chunks."""
+"""The inputs of analyze_drift: reference table or saved profile, current counted in chunks."""
 
 from __future__ import annotations
 
@@ -6,11 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from opskit.analyses.drift.accuracy import reference_correct
 from opskit.analyses.drift.counts import CurrentCounts
 from opskit.analyses.drift.features import analyze_drift
-from opskit.analyses.drift.pipeline import count_current_file, is_profile_path, load_reference, reference_correct
 from opskit.analyses.drift.profile import build_profile
+from opskit.analyses.drift.settings import DriftSettings
 from opskit.errors import InputError
+from opskit.runbooks.analyze_drift_inputs import (
+    count_current_file,
+    is_profile_path,
+    read_profile,
+    read_reference,
+    write_profile,
+)
 from opskit.sources.datasets import iter_batches
 
 
@@ -28,26 +36,38 @@ def _tables(tmp_path):
 
 def test_reference_table_and_saved_profile_agree(tmp_path):
     ref, _ = _tables(tmp_path)
-    profile, frame = load_reference(tmp_path / "ref.parquet", exclude=["y"], target="y", prediction="p")
+    reference = read_reference(tmp_path / "ref.parquet", DriftSettings(exclude=["y"], target="y", prediction="p"))
+    profile, frame = reference.profile, reference.frame
     assert frame is not None and "y" not in profile.features and "p" in profile.features
     saved = profile.extras["accuracy"]
     expected = int(((ref["p"] >= 0.5).astype(int) == ref["y"]).sum())
     assert saved == {"target": "y", "prediction": "p", "correct": expected, "rows": len(ref)}
-    path = profile.save(tmp_path / "profile.json")
+    path = write_profile(profile, tmp_path / "profile.json")
     assert is_profile_path(path) and not is_profile_path(tmp_path / "ref.parquet")
-    loaded, no_frame = load_reference(path)
-    assert no_frame is None
+    again = read_reference(path, DriftSettings())
+    loaded, no_frame = again.profile, again.frame
+    assert no_frame is None and loaded == read_profile(path)
     from_table = reference_correct(profile, frame, target="y", prediction="p")
     from_profile = reference_correct(loaded, None, target="y", prediction="p")
     assert from_table.sum() == from_profile.sum() == expected and from_profile.size == len(ref)
 
 
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "not_profile.json"
+    path.write_text('{"hello": 1}')
+    with pytest.raises(InputError) as info:
+        read_profile(path)
+    assert info.value.path == str(path)
+    with pytest.raises(InputError):
+        read_profile(tmp_path / "absent.json")
+
+
 def test_current_counted_in_chunks_matches_in_memory(tmp_path):
     _tables(tmp_path)
-    profile, _ = load_reference(tmp_path / "ref.parquet", exclude=["y"])
+    profile = read_reference(tmp_path / "ref.parquet", DriftSettings(exclude=["y"])).profile
     counted = count_current_file(profile, tmp_path / "cur.csv", chunk_rows=500)
-    chunked = analyze_drift(profile, counted, exclude=["y"])
-    whole = analyze_drift(profile, pd.read_csv(tmp_path / "cur.csv"), exclude=["y"])
+    chunked = analyze_drift(profile, counted, DriftSettings(exclude=["y"]))
+    whole = analyze_drift(profile, pd.read_csv(tmp_path / "cur.csv"), DriftSettings(exclude=["y"]))
     for name in ("x", "c", "p"):
         assert chunked.feature(name).psi == whole.feature(name).psi
     assert chunked.feature("x").status.value == "FAIL"
