@@ -4,7 +4,7 @@ The fleet is written once to a Parquet cache file (``$OPSKIT_BENCH_CACHE`` or
 ``~/.cache/opskit/bench``), then read three ways, each in its own process (wall time of the work
 and peak RSS of the process):
 
-- opskit, duckdb: ``load_samples`` (SQL over Parquet, only the needed columns, aggregated to GPU-hours
+- opskit, duckdb: ``load_rollup`` (SQL over Parquet, only the needed columns, aggregated to GPU-hours
   in the scan) and the whole report analysis: usage, idle/stalled/gaps, cost, recommendations, verdicts;
 - opskit, pandas fallback (no duckdb): the same, the Parquet read in bounded pyarrow batches;
 - baseline, plain pandas: ``pd.read_parquet`` of the same columns and one ``groupby`` to GPU-hours
@@ -119,7 +119,9 @@ def stage(name: str, path: str) -> dict:
     """Run one way of reading the fleet in this process; return its figures (imports not timed)."""
     import pandas as pd
 
-    from opskit.runbooks import report_gpu_cost as gr
+    from opskit.analyses.gpu_fleet.verdicts import judge
+    from opskit.analyses.gpu_fleet.week import analyze_week
+    from opskit.runbooks.report_gpu_cost_inputs import load_rollup
 
     t0 = time.perf_counter()
     if name == "baseline":
@@ -138,10 +140,10 @@ def stage(name: str, path: str) -> dict:
         out = {"rows_out": len(hourly), "gpu_hours": float(hourly["rows"].sum() * 15 / 3600)}
     else:
         engine = "duckdb" if name == "opskit-duckdb" else "pandas"
-        rollup, _ = gr.load_samples(path, engine=engine)
+        rollup, _ = load_rollup(path, engine=engine)
         t_read = time.perf_counter() - t0
-        report = gr.build_report(rollup)
-        verdicts = gr.judge(report)
+        report = analyze_week(rollup)
+        verdicts = judge(report)
         teams = report.usage.teams
         out = {
             "rows_out": len(rollup.frame),

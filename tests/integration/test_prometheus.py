@@ -123,7 +123,9 @@ def test_fine_steps_are_split_under_the_server_limit(prometheus_server):
 
 
 def test_the_report_reads_every_format_to_the_same_team_cost(prometheus_server, rules):
-    report = pytest.importorskip("opskit.runbooks.report_gpu_cost")
+    report = pytest.importorskip("opskit.runbooks.report_gpu_cost_inputs")
+    from opskit.analyses.gpu_fleet.week import analyze_week
+
     inputs = {
         "parquet": (resolve("sample:fleet_week"), "parquet"),
         "nvidia-smi": (resolve("sample:fleet_week_nvidia_smi"), "nvidia-smi"),
@@ -132,8 +134,8 @@ def test_the_report_reads_every_format_to_the_same_team_cost(prometheus_server, 
     }
     teams = {}
     for name, (source, fmt) in inputs.items():
-        rollup, _ = report.load_samples(source, attribution=rules, source_format=fmt, week=WEEK)
-        built = report.build_report(rollup, week=WEEK)
+        rollup, _ = report.load_rollup(source, attribution=rules, source_format=fmt, week=WEEK)
+        built = analyze_week(rollup, week=WEEK)
         teams[name] = built.cost.teams[["gpu_hours", "cost"]].sort_index()
     for name, frame in teams.items():
         pd.testing.assert_frame_equal(frame, teams["parquet"], rtol=1e-6, obj=name)

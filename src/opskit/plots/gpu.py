@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -135,3 +136,12 @@ def plot_week_over_week(wow: pd.DataFrame, *, figure: str = "cost", unit: str = 
     ax.set_title(f"{label[0].upper()}{label[1:]} per team, week over week")
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_week_over_week_pair(wow: pd.DataFrame, *, currency: str = "", axes: np.ndarray | None = None) -> np.ndarray:
+    """Mean utilization and wasted cost per team, this week beside last week, on two Axes side by side."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 3.4), layout="constrained")
+    plot_week_over_week(wow, figure="util_mean_pct", unit="%", ax=axes[0])
+    plot_week_over_week(wow, figure="waste_cost", unit=currency, ax=axes[1])
+    return axes

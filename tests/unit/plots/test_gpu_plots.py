@@ -74,3 +74,14 @@ def test_jobs_and_week_over_week(result):
     ax = gpu.plot_week_over_week(compare_weeks(cost, before), figure="waste_cost", unit=cost.currency)
     assert len(ax.patches) == 2 * 2  # two teams, two weeks
     plt.close("all")
+
+
+def test_week_over_week_pair_draws_utilization_beside_waste(result):
+    _, cost, before = result
+    wow = compare_weeks(cost, before)
+    axes = gpu.plot_week_over_week_pair(wow, currency=cost.currency)
+    assert len(axes) == 2 and axes[0].figure is axes[1].figure
+    assert "%" in axes[0].get_ylabel() and cost.currency in axes[1].get_ylabel()
+    _, given = plt.subplots(1, 2)
+    assert gpu.plot_week_over_week_pair(wow, axes=given) is given
+    plt.close("all")

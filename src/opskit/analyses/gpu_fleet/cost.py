@@ -18,6 +18,7 @@ Costs (currency per week):
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,13 @@ from opskit.errors import InputError
 PRICING = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 PRICE_COLUMNS = ("model", "match", "currency", *PRICING, "as_of", "source")
 COST_COLUMNS = ("cost", "used_cost", "unused_cost", "idle_cost", "underused_cost", "stalled_cost", "waste_cost")
+
+
+def format_money(amount: float | None, currency: str) -> str:
+    """``12,345 USD``; ``unknown`` for a cost that is not known (no price), never ``0``."""
+    if amount is None or (isinstance(amount, float) and math.isnan(amount)):
+        return "unknown"
+    return f"{amount:,.0f} {currency}"
 
 
 def bundled_prices_path() -> Path:

@@ -1,26 +1,20 @@
-"""The verdicts of the weekly GPU report: teams, idle and stalled GPUs, data gaps, prices, attribution.
+"""The verdicts of the weekly GPU week: teams, idle and stalled GPUs, data gaps, prices, attribution.
 
-One :class:`~opskit.checks.Verdict` per subject (team, node, GPU model). :func:`judge` runs them all;
-:func:`build_and_judge` turns input that cannot be read into one ERROR row, so the report still renders.
+One :class:`~opskit.checks.Verdict` per subject (team, node, GPU model), read from a
+:class:`~opskit.analyses.gpu_fleet.week.FleetWeekResult`. :func:`judge` runs them all; a check that
+raises becomes an ERROR row and the others still run.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from opskit.analyses.gpu_fleet.cost import format_money
 from opskit.analyses.gpu_fleet.usage import UNATTRIBUTED
-from opskit.checks import Status, Verdict, VerdictTable, error_verdict, run_checks
-
-if TYPE_CHECKING:
-    from opskit.runbooks.report_gpu_cost import GpuReport
-
-
-def _money(x: float, currency: str) -> str:
-    return "unknown" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f} {currency}"
+from opskit.analyses.gpu_fleet.week import FleetWeekResult
+from opskit.checks import Status, Verdict, VerdictTable, run_checks
 
 
 def _span(start: pd.Timestamp, end: pd.Timestamp) -> str:
@@ -32,23 +26,23 @@ def _gpu_list(gpus) -> str:
     return f"GPU {gpus[0]}" if len(gpus) == 1 else "GPUs " + ",".join(map(str, gpus))
 
 
-def _recommendation_for(report: GpuReport, kind: str, subject: str) -> str | None:
-    for r in report.recommendations.items:
+def _recommendation_for(week: FleetWeekResult, kind: str, subject: str) -> str | None:
+    for r in week.recommendations.items:
         if r.kind == kind and r.subject == subject:
-            return f"{r.action} (saves {_money(r.savings_per_week, r.currency)}/week)"
+            return f"{r.action} (saves {format_money(r.savings_per_week, r.currency)}/week)"
     return None
 
 
-def check_teams(report: GpuReport) -> list[Verdict]:
+def check_teams(week: FleetWeekResult) -> list[Verdict]:
     """One verdict per team: under the utilization floor (FAIL), over its budget (FAIL), else PASS."""
-    th, cur = report.usage.thresholds, report.cost.currency
+    th, cur = week.usage.thresholds, week.cost.currency
     out = []
-    for team, t in report.cost.teams.iterrows():
+    for team, t in week.cost.teams.iterrows():
         evidence = (
             f"{int(t['gpus'])} GPUs, {t['gpu_hours']:,.0f} GPU-hours, p95 {t['util_p95_pct']:.0f} %, cost "
-            f"{_money(t['cost'], cur)} of which unused {_money(t['unused_cost'], cur)}"
+            f"{format_money(t['cost'], cur)} of which unused {format_money(t['unused_cost'], cur)}"
         )
-        budget = report.budgets.get(str(team))
+        budget = week.settings.budgets.get(str(team))
         if budget is not None and not math.isnan(t["cost"]) and t["cost"] > budget:
             out.append(
                 Verdict(
@@ -77,9 +71,7 @@ def check_teams(report: GpuReport) -> list[Verdict]:
                     if under
                     else ("hot" if t["hot"] else None)
                 ),
-                next_step=(
-                    _recommendation_for(report, "consolidate", str(team)) or "pack the team's work on fewer GPUs"
-                )
+                next_step=(_recommendation_for(week, "consolidate", str(team)) or "pack the team's work on fewer GPUs")
                 if under
                 else None,
             )
@@ -87,9 +79,9 @@ def check_teams(report: GpuReport) -> list[Verdict]:
     return out
 
 
-def check_idle(report: GpuReport) -> list[Verdict]:
+def check_idle(week: FleetWeekResult) -> list[Verdict]:
     """Per node: GPUs idle for hours at a stretch; FAIL when idle most of the week (a reservation nobody uses)."""
-    u, c = report.usage, report.cost
+    u, c = week.usage, week.cost
     th = u.thresholds
     if u.idle.empty:
         return [
@@ -102,7 +94,7 @@ def check_idle(report: GpuReport) -> list[Verdict]:
             )
         ]
     out = []
-    share = report.recommendations.settings.release_idle_share
+    share = week.recommendations.settings.release_idle_share
     for host, part in u.idle.groupby("host"):
         gpus = c.gpus.loc[host]
         idle_hours = float(gpus["idle_gpu_hours"].sum())
@@ -119,23 +111,23 @@ def check_idle(report: GpuReport) -> list[Verdict]:
                 evidence=(
                     f"{_gpu_list(part['gpu'].unique())} ({longest['team']}) idle, longest "
                     f"{_span(longest['start'], longest['end'])} ({longest['hours']:g} h); idle cost "
-                    f"{_money(float(gpus['idle_cost'].sum(min_count=1)), c.currency)}"
+                    f"{format_money(float(gpus['idle_cost'].sum(min_count=1)), c.currency)}"
                 ),
                 message=(
                     f"{len(part['gpu'].unique())} GPUs idle most of the week: a reservation nobody uses"
                     if mostly
                     else f"{len(part['gpu'].unique())} GPUs idle for {longest['hours']:g} h or more at a stretch"
                 ),
-                next_step=_recommendation_for(report, "release", str(host))
+                next_step=_recommendation_for(week, "release", str(host))
                 or "ask the owning team whether these GPUs are still needed",
             )
         )
     return out
 
 
-def check_stalled(report: GpuReport) -> list[Verdict]:
+def check_stalled(week: FleetWeekResult) -> list[Verdict]:
     """Per node: hours of high utilization with SM activity (or power) near idle: a hung job."""
-    u, c = report.usage, report.cost
+    u, c = week.usage, week.cost
     th = u.thresholds
     if u.stalled.empty:
         return [
@@ -163,7 +155,7 @@ def check_stalled(report: GpuReport) -> list[Verdict]:
                 evidence=(
                     f"job {', '.join(jobs)} on {_gpu_list(part['gpu'].unique())}: utilization ~100 % while SM "
                     f"activity and power stayed near idle, {_span(first['start'], part['end'].max())}; "
-                    f"cost {_money(cost, c.currency)}"
+                    f"cost {format_money(cost, c.currency)}"
                 ),
                 message=f"job {', '.join(jobs)} busy but stalled on {len(part['gpu'].unique())} GPUs",
                 next_step=(
@@ -175,9 +167,9 @@ def check_stalled(report: GpuReport) -> list[Verdict]:
     return out
 
 
-def check_gaps(report: GpuReport) -> list[Verdict]:
+def check_gaps(week: FleetWeekResult) -> list[Verdict]:
     """Per node: hours without samples between a GPU's first and last sample (reported, not idle)."""
-    u = report.usage
+    u = week.usage
     th = u.thresholds
     if u.gaps.empty:
         return [Verdict("data gaps", Status.PASS, observed=0, threshold=f"{th.gap_min_hours:g} h", unit="GPU-hours")]
@@ -204,9 +196,9 @@ def check_gaps(report: GpuReport) -> list[Verdict]:
     return out
 
 
-def check_prices(report: GpuReport) -> list[Verdict]:
+def check_prices(week: FleetWeekResult) -> list[Verdict]:
     """Per GPU model without a price: its cost is unknown (not zero)."""
-    c = report.cost
+    c = week.cost
     if c.unpriced.empty:
         return [
             Verdict(
@@ -232,13 +224,13 @@ def check_prices(report: GpuReport) -> list[Verdict]:
     ]
 
 
-def check_attribution(report: GpuReport) -> Verdict:
+def check_attribution(week: FleetWeekResult) -> Verdict:
     """GPU-hours no attribution rule matched; they stay in the report as 'unattributed'."""
-    teams = report.usage.teams
+    teams = week.usage.teams
     hours = float(teams.loc[UNATTRIBUTED, "gpu_hours"]) if UNATTRIBUTED in teams.index else 0.0
     if not hours:
         return Verdict("attribution", Status.PASS, observed=0, unit="unattributed GPU-hours")
-    gpus = report.usage.gpus[report.usage.gpus["team"] == UNATTRIBUTED].reset_index()
+    gpus = week.usage.gpus[week.usage.gpus["team"] == UNATTRIBUTED].reset_index()
     hosts = ", ".join(sorted(set(gpus["host"])))
     return Verdict(
         "attribution",
@@ -251,9 +243,9 @@ def check_attribution(report: GpuReport) -> Verdict:
     )
 
 
-def check_data(report: GpuReport) -> Verdict:
+def check_data(week: FleetWeekResult) -> Verdict:
     """How the input looked: duplicates, out-of-order samples, a partial week."""
-    r, u = report.rollup, report.usage
+    r, u = week.rollup, week.usage
     problems = []
     if r.duplicates:
         problems.append(f"{r.duplicates:,} duplicated samples counted once")
@@ -286,15 +278,6 @@ CHECKS = (
 )
 
 
-def judge(report: GpuReport) -> VerdictTable:
-    """All checks of the report; a check that raises becomes an ERROR row."""
-    return run_checks([(name, lambda fn=fn: fn(report)) for name, fn in CHECKS])
-
-
-def build_and_judge(build: Callable[[], GpuReport]) -> tuple[GpuReport | None, VerdictTable]:
-    """Build the report and judge it; when the input cannot be read, one ERROR row says why."""
-    try:
-        report = build()
-    except Exception as exc:  # the verdict table shows the reason first; the notebook still renders
-        return None, VerdictTable([error_verdict("input data", exc)])
-    return report, judge(report)
+def judge(week: FleetWeekResult) -> VerdictTable:
+    """All checks of the week; a check that raises becomes an ERROR row."""
+    return run_checks([(name, lambda fn=fn: fn(week)) for name, fn in CHECKS])

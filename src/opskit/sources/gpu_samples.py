@@ -1,0 +1,116 @@
+"""GPU samples from any supported source: detect the format, then call the one reader for it.
+
+Sources and their readers, all returning the GPU-samples frame of :mod:`opskit.sources.gpu_frame`:
+
+- ``nvidia-smi``: ``nvidia-smi --query-gpu=... --format=csv -l 15`` files (:mod:`~opskit.sources.nvidia_smi`);
+- ``dcgm``: saved dcgm-exporter scrapes, ``.prom``/``.txt``/``.metrics`` (:mod:`~opskit.sources.dcgm`);
+- ``prometheus``: a server URL, aggregated per step on the server (:mod:`~opskit.sources.prometheus`);
+- ``table`` and ``parquet``: long CSV or Parquet tables, opskit's own NVML sampler's among them
+  (:mod:`~opskit.sources.gpu_tables`).
+
+Large Parquet inputs are better rolled up where they lie (SQL over the files, see
+``opskit.analyses.gpu_fleet.rollup.rollup_parquet``) than read here in full.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from opskit.errors import InputError
+
+FORMATS = ("auto", "parquet", "nvidia-smi", "dcgm", "table", "prometheus")
+_PARQUET = (".parquet", ".pq")
+_SCRAPES = (".prom", ".txt", ".metrics")
+
+
+def _suffix(path: Path) -> str:
+    """``.csv`` for ``host.csv`` and ``host.csv.gz``."""
+    return Path(path.name.lower().removesuffix(".gz")).suffix
+
+
+def _csv_kind(path: Path) -> str:
+    """``nvidia-smi`` when the header names nvidia-smi query fields, else ``table``."""
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            head = fh.readline().lower()
+    except OSError:
+        return "table"
+    return "nvidia-smi" if "utilization.gpu" in head or "memory.used" in head else "table"
+
+
+def detect_format(source: str | os.PathLike[str]) -> str:
+    """The format of ``source`` from its scheme, suffix (``.gz`` ignored) or a CSV's first line.
+
+    A folder is judged by the files in it; one with no GPU sample files is an :class:`InputError`.
+    """
+    text = os.fspath(source)
+    if text.startswith(("http://", "https://")):
+        return "prometheus"
+    p = Path(text)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file())
+        suffixes = {_suffix(f) for f in files}
+        if suffixes & set(_PARQUET):
+            return "parquet"
+        if suffixes & set(_SCRAPES):
+            return "dcgm"
+        if ".csv" in suffixes:
+            return _csv_kind(next(f for f in files if _suffix(f) == ".csv"))
+        raise InputError("no GPU sample files in this folder", path=p, hint="Parquet, nvidia-smi CSV or .prom files")
+    suffix = _suffix(p)
+    if suffix in _PARQUET:
+        return "parquet"
+    if suffix in _SCRAPES:
+        return "dcgm"
+    if suffix == ".csv":
+        return _csv_kind(p) if p.exists() else "table"
+    return "table"
+
+
+def read_gpu_samples(
+    source: str | os.PathLike[str],
+    format: str = "auto",
+    *,
+    columns: Mapping[str, str] | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    step: str = "1h",
+) -> pd.DataFrame:
+    """The GPU-samples frame of ``source`` in ``format`` (``"auto"``: :func:`detect_format`).
+
+    ``columns`` maps a long table's column names to the frame's (tables and Parquet only).
+    ``start``, ``end`` and ``step`` bound and aggregate a Prometheus read; a Prometheus source
+    needs both ends. An unknown format is an :class:`InputError` naming the known ones.
+    """
+    text = os.fspath(source)
+    fmt = detect_format(text) if format == "auto" else format
+    if fmt == "nvidia-smi":
+        from opskit.sources.nvidia_smi import read_nvidia_smi_csv
+
+        return read_nvidia_smi_csv(text)
+    if fmt == "dcgm":
+        from opskit.sources.dcgm import read_dcgm_scrapes
+
+        return read_dcgm_scrapes(text)
+    if fmt in ("table", "parquet"):
+        from opskit.sources.gpu_tables import read_gpu_table
+
+        return read_gpu_table(text, columns=dict(columns or {}) or None)
+    if fmt == "prometheus":
+        from opskit.sources.prometheus import read_prometheus_gpus
+
+        if start is None or end is None:
+            raise InputError(
+                "a Prometheus source needs the time range to read",
+                path=text,
+                column="start" if start is None else "end",
+                hint="pass start and end (UTC), e.g. the ISO week to report and the one before",
+            )
+        return read_prometheus_gpus(text, start, end, step=step)
+    raise InputError(f"unknown input format {fmt!r}", column="format", hint="one of " + ", ".join(FORMATS))
