@@ -1,8 +1,8 @@
 """The tables opskit ships in ``opskit/data``, found through :mod:`importlib.resources`.
 
 Each table is dated and names a source per row; the modules that use one parse it into their own
-types (:func:`opskit.analyses.gpu_fleet.cost.load_prices`, :func:`opskit.sources.environment.load_compat_table`,
-:func:`opskit.analyses.faults.xid.xid_table`, :func:`opskit.analyses.faults.catalogue.load_catalogue`).
+types (:func:`opskit.sources.gpu_prices.load_prices`, :func:`opskit.sources.environment.load_compat_table`,
+:func:`opskit.analyses.faults.xid.xid_table`, :func:`opskit.sources.fault_catalogue.read_fault_catalogue`).
 """
 
 from __future__ import annotations

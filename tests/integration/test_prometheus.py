@@ -73,8 +73,9 @@ def test_every_source_gives_the_same_gpu_hours_and_mean_utilisation(sources):
 
 def test_every_source_gives_the_same_team_hours_and_cost(sources, rules):
     analysis = pytest.importorskip("opskit.analyses.gpu_fleet.usage")
-    from opskit.analyses.gpu_fleet.cost import compute_costs, load_prices
+    from opskit.analyses.gpu_fleet.cost import compute_costs
     from opskit.analyses.gpu_fleet.rollup import rollup_hourly
+    from opskit.sources.gpu_prices import load_prices
 
     results = {}
     for name, frame in sources.items():

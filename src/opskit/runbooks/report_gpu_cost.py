@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from opskit.analyses.gpu_fleet.cost import load_prices
 from opskit.analyses.gpu_fleet.recommendations import RecommendationSettings
 from opskit.analyses.gpu_fleet.usage import UsageThresholds
 from opskit.analyses.gpu_fleet.verdicts import judge
@@ -27,6 +26,7 @@ from opskit.runbooks import report_gpu_cost_sections as sections
 from opskit.runbooks.display import Markdown, Outputs, table, unavailable
 from opskit.runbooks.report_gpu_cost_inputs import load_rollup, resolve_inputs
 from opskit.samples import resolve
+from opskit.sources.gpu_prices import load_prices
 
 HEATMAP_ROWS = ("host", "team")
 NO_JOBS = "No jobs this week: no sample names a job."

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opskit.analyses.gpu_fleet.cost import compute_costs, load_prices
+from opskit.analyses.gpu_fleet.cost import compute_costs
 from opskit.analyses.gpu_fleet.recommendations import compare_weeks
 from opskit.analyses.gpu_fleet.rollup import rollup_hourly
 from opskit.analyses.gpu_fleet.usage import analyze_gpu_usage
 from opskit.plots import gpu
 from opskit.samples.fleet import gpu_samples
+from opskit.sources.gpu_prices import load_prices
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from opskit.analyses.gpu_fleet.cost import CostResult, compute_costs, load_prices
+from opskit.analyses.gpu_fleet.cost import CostResult, compute_costs
 from opskit.analyses.gpu_fleet.recommendations import (
     RecommendationResult,
     RecommendationSettings,
@@ -22,6 +22,7 @@ from opskit.analyses.gpu_fleet.recommendations import (
 )
 from opskit.analyses.gpu_fleet.rollup import Rollup
 from opskit.analyses.gpu_fleet.usage import UsageResult, UsageThresholds, analyze_gpu_usage, week_label
+from opskit.sources.gpu_prices import load_prices
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def analyze_week(
 ) -> FleetWeekResult:
     """Usage, cost and recommendations of ``week`` (default: the last full ISO week), and the week before.
 
-    ``prices`` is a table from :func:`~opskit.analyses.gpu_fleet.cost.load_prices` (default: the bundled one).
+    ``prices`` is a table from :func:`~opskit.sources.gpu_prices.load_prices` (default: the bundled one).
     """
     s = settings or FleetSettings()
     table = load_prices() if prices is None else prices

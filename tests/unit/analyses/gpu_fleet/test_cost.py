@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opskit.analyses.gpu_fleet.cost import PRICING, compute_costs, load_prices, match_prices
+from opskit.analyses.gpu_fleet.cost import compute_costs, match_prices
 from opskit.analyses.gpu_fleet.rollup import rollup_hourly
 from opskit.analyses.gpu_fleet.usage import analyze_gpu_usage
 from opskit.errors import InputError
 from opskit.samples.fleet import gpu_samples as samples
+from opskit.sources.gpu_prices import PRICING, load_prices
 
 H100 = "NVIDIA H100 80GB HBM3"
 A100 = "NVIDIA A100-SXM4-80GB"
@@ -21,16 +22,6 @@ A100 = "NVIDIA A100-SXM4-80GB"
 def usage(frame):
     r = rollup_hourly(frame)
     return analyze_gpu_usage(r.frame, interval_s=r.interval_s)
-
-
-def test_bundled_table_is_dated_and_sourced():
-    prices = load_prices()
-    assert len(prices) >= 5
-    assert prices["as_of"].str.match(r"\d{4}-\d{2}-\d{2}").all()
-    assert prices["source"].str.len().gt(10).all()
-    # reserved is cheaper than on-demand, 3-year cheaper than 1-year, for every model
-    assert (prices["reserved_1y"] < prices["on_demand"]).all()
-    assert (prices["reserved_3y"] < prices["reserved_1y"]).all()
 
 
 @pytest.mark.parametrize(
@@ -53,32 +44,11 @@ def test_unknown_model_has_unknown_price_not_zero():
     assert math.isnan(m.iloc[0]["price_per_gpu_hour"])
 
 
-def test_user_table_overrides_bundled_row(fixtures):
-    prices = load_prices(fixtures / "gpu_cost" / "prices_override_h100.csv")
-    m = match_prices([H100, A100], prices)
-    assert m.loc[H100, "price_per_gpu_hour"] == 2.50 and m.loc[H100, "source"] == "negotiated on-prem chargeback"
-    assert m.loc[A100, "table"] == "bundled"
-    # no spot price in the override: spot pricing of the H100 is unknown, not the bundled one
-    assert math.isnan(match_prices([H100], prices, pricing="spot").iloc[0]["price_per_gpu_hour"])
-
-
 def test_currency_is_never_converted(fixtures):
     prices = load_prices(fixtures / "gpu_cost" / "prices_override_eur.csv")
     eur = match_prices([A100, H100], prices, currency="eur")
     assert eur.loc[A100, "price_per_gpu_hour"] == 3.00
     assert math.isnan(eur.loc[H100, "price_per_gpu_hour"])
-
-
-def test_bad_price_names_line_and_column(fixtures):
-    with pytest.raises(InputError) as err:
-        load_prices(fixtures / "gpu_cost" / "prices_bad_number.csv")
-    assert (err.value.line, err.value.column) == (3, "on_demand")
-
-
-def test_table_without_model_column(fixtures):
-    with pytest.raises(InputError) as err:
-        load_prices(fixtures / "gpu_cost" / "prices_no_model_column.csv")
-    assert err.value.column == "model"
 
 
 def test_unknown_pricing_is_an_error():

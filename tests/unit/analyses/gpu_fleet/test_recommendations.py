@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opskit.analyses.gpu_fleet.cost import compute_costs, load_prices
+from opskit.analyses.gpu_fleet.cost import compute_costs
 from opskit.analyses.gpu_fleet.recommendations import (
     RecommendationSettings,
     _hour_window,
@@ -19,6 +19,7 @@ from opskit.analyses.gpu_fleet.recommendations import (
 from opskit.analyses.gpu_fleet.rollup import rollup_hourly
 from opskit.analyses.gpu_fleet.usage import analyze_gpu_usage
 from opskit.samples.fleet import gpu_samples
+from opskit.sources.gpu_prices import load_prices
 
 A100 = "NVIDIA A100-SXM4-80GB"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from opskit.analyses.gpu_fleet.cost import format_money, load_prices
+from opskit.analyses.gpu_fleet.cost import format_money
 from opskit.analyses.gpu_fleet.recommendations import RecommendationSettings
 from opskit.analyses.gpu_fleet.rollup import rollup_hourly
 from opskit.analyses.gpu_fleet.usage import UsageThresholds
 from opskit.analyses.gpu_fleet.week import FleetSettings, analyze_week
 from opskit.samples import fleet
+from opskit.sources.gpu_prices import load_prices
 
 
 def _two_weeks(util=40.0):
