@@ -22,19 +22,10 @@ from opskit.analyses.drift.settings import DriftSettings
 from opskit.analyses.drift.windows import CHECK_TREND
 from opskit.checks import Status, VerdictTable
 from opskit.privacy import mask, mask_frame
-from opskit.runbooks.display import Markdown, Outputs, table, unavailable
+from opskit.runbooks.display import Markdown, Outputs, shown_once, table, unavailable
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-
-def _shown_once(ax: Axes) -> Figure:
-    """The figure ``ax`` was drawn on, let go by pyplot: it shows where the section puts it, and only there."""
-    import matplotlib.pyplot as plt
-
-    plt.close(ax.figure)
-    return ax.figure
+    pass
 
 
 @dataclass(frozen=True)
@@ -82,7 +73,7 @@ class AnalyzeDriftResult:
         from opskit.plots.drift import plot_psi_by_feature
 
         ranked = mask_frame(self.feature_table())
-        plot = _shown_once(plot_psi_by_feature(ranked)) if self.has_psi else None
+        plot = shown_once(plot_psi_by_feature(ranked)) if self.has_psi else None
         return Outputs([self.overview(), table(ranked, empty="No feature to compare."), plot])
 
     def top_features_section(self) -> Outputs | Markdown:
@@ -97,7 +88,7 @@ class AnalyzeDriftResult:
         items: list[object] = []
         for name in names:
             bins = self.bin_table(name)
-            items += [_shown_once(plot_bin_shares(bins, mask(name))), self.feature_note(name), table(bins)]
+            items += [shown_once(plot_bin_shares(bins, mask(name))), self.feature_note(name), table(bins)]
         return Outputs(items)
 
     def trend_section(self) -> Outputs | Markdown:
@@ -107,7 +98,7 @@ class AnalyzeDriftResult:
         from opskit.plots.drift import plot_psi_trend
 
         features = [mask(name) for name in self.trend_features()]
-        plot = _shown_once(plot_psi_trend(mask_frame(self.trend), features=features))
+        plot = shown_once(plot_psi_trend(mask_frame(self.trend), features=features))
         return Outputs([plot, table(self.trend_table().rename(columns=mask))])  # features are the columns
 
     def model_section(self) -> Outputs:
@@ -117,13 +108,13 @@ class AnalyzeDriftResult:
         prediction = self.prediction_bins()
         if prediction is not None:
             bins, title = prediction
-            shown: object = _shown_once(plot_bin_shares(mask_frame(bins), mask(title)))
+            shown: object = shown_once(plot_bin_shares(mask_frame(bins), mask(title)))
         else:
             shown = unavailable("Prediction drift", self._prediction_why())
         acc = self.accuracy
         if acc is None:
             return Outputs([shown, unavailable("Accuracy per window", self._why(CHECK_ACCURACY))])
-        plot = _shown_once(plot_accuracy_by_window(acc.windows, acc.reference_accuracy, tolerance=acc.tolerance))
+        plot = shown_once(plot_accuracy_by_window(acc.windows, acc.reference_accuracy, tolerance=acc.tolerance))
         return Outputs([shown, plot, table(self.accuracy_table())])
 
     def profile_section(self) -> Markdown:

@@ -11,10 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from opskit.analyses.faults.distributed import NcclWatchdog
 from opskit.analyses.faults.findings import ScanResult
@@ -22,7 +19,7 @@ from opskit.analyses.training.progress import TrainingResult
 from opskit.analyses.training.resume import ResumePlan
 from opskit.checks import Status, VerdictTable
 from opskit.plots.training import plot_last_step_by_rank, plot_loss_by_rank
-from opskit.runbooks.display import Markdown, Outputs, table, unavailable
+from opskit.runbooks.display import Markdown, Outputs, shown_once, table, unavailable
 from opskit.sources.checkpoints import CheckpointScan
 
 FINDING_COLUMNS = ["fault", "rank", "timestamp", "file", "line", "text", "next_step"]
@@ -60,12 +57,6 @@ def resume_markdown(plan: ResumePlan) -> str:
 
 def _titled(frames: dict[str, pd.DataFrame]) -> list[Markdown | pd.DataFrame]:
     return [item for title, frame in frames.items() for item in (Markdown(f"**{title}**"), table(frame))]
-
-
-def _shown_once(ax: Axes) -> Figure:
-    """The figure ``ax`` was drawn on, let go by pyplot: it shows where the section puts it, and only there."""
-    plt.close(ax.figure)
-    return ax.figure
 
 
 @dataclass(frozen=True)
@@ -116,7 +107,7 @@ class DiagnoseTrainingInterruptionResult:
         if self.training is None:
             return unavailable("The training progress", self._why("training progress"))
         training = self.training
-        figure = _shown_once(plot_last_step_by_rank(training))
+        figure = shown_once(plot_last_step_by_rank(training))
         return Outputs([Markdown(f"**{training.stopped_first_reason}**"), figure, table(training.ranks)])
 
     def loss(self, limit: int = 20) -> Outputs | Markdown:
@@ -125,7 +116,7 @@ class DiagnoseTrainingInterruptionResult:
             return unavailable("The loss per rank", self._why("training progress"))
         frames = loss_frames(self.training, limit)
         note = None if frames else Markdown("No NaN/inf loss and no spike.")
-        return Outputs([_shown_once(plot_loss_by_rank(self.training)), *_titled(frames), note])
+        return Outputs([shown_once(plot_loss_by_rank(self.training)), *_titled(frames), note])
 
     def stalls_and_throughput(self, limit: int = 20) -> Outputs | Markdown:
         """The stalls between records and the throughput per rank (stragglers, ranks slowing down)."""

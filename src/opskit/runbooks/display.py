@@ -8,11 +8,15 @@ input could not be read returns :func:`unavailable` instead of failing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from opskit.privacy import mask, mask_frame
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 class Markdown(str):
@@ -49,3 +53,11 @@ def unavailable(what: str, why: str | None = None) -> Markdown:
     """The note a section shows when its input could not be read: what is missing, and where to look."""
     reason = f": {why}" if why else ""
     return Markdown(f"**{what}** is not available{reason}. The verdict table above says which input failed.")
+
+
+def shown_once(ax: Axes) -> Figure:
+    """The figure ``ax`` was drawn on, let go by pyplot: it shows where the section puts it, and only there."""
+    import matplotlib.pyplot as plt  # only when a section draws: importing a result module stays light
+
+    plt.close(ax.figure)
+    return ax.figure

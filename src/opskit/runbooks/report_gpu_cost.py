@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from opskit.analyses.gpu_fleet.recommendations import RecommendationSettings
 from opskit.analyses.gpu_fleet.usage import UsageThresholds
@@ -23,7 +24,7 @@ from opskit.analyses.gpu_fleet.week import FleetSettings, FleetWeekResult, analy
 from opskit.checks import VerdictTable, error_verdict
 from opskit.plots import gpu as gpu_plots
 from opskit.runbooks import report_gpu_cost_sections as sections
-from opskit.runbooks.display import Markdown, Outputs, table, unavailable
+from opskit.runbooks.display import Markdown, Outputs, shown_once, table, unavailable
 from opskit.runbooks.report_gpu_cost_inputs import load_rollup, resolve_inputs
 from opskit.samples import resolve
 from opskit.sources.gpu_prices import load_prices
@@ -80,6 +81,11 @@ class ReportGpuCostResult:
         if self.heatmap_by not in HEATMAP_ROWS:
             return unavailable("The utilization heatmap", f"heatmap_by is {self.heatmap_by!r}, not host or team")
         return gpu_plots.plot_utilization_heatmap(self.week.usage, by=self.heatmap_by, ax=ax)
+
+    def utilization_heatmap(self) -> Figure | Markdown:
+        """The heatmap as its own figure, shown once where the cell puts it, or the note saying why not."""
+        drawn = self.plot_utilization_heatmap()
+        return shown_once(drawn) if isinstance(drawn, Axes) else drawn
 
     def plot_team_utilization(self, *, ax: Axes | None = None) -> Axes | Markdown:
         """The distribution of hourly utilization per team, with the hot and underused thresholds."""

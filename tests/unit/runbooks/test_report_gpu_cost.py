@@ -24,6 +24,7 @@ SECTIONS = (
     "at_a_glance",
     "recommendations",
     "plot_utilization_heatmap",
+    "utilization_heatmap",
     "plot_team_utilization",
     "team_usage",
     "plot_team_cost",
@@ -193,6 +194,10 @@ def test_sections_of_the_sample_week(fleet_report):
     assert [type(o).__name__ for o in result.stretches()] == ["Markdown", "DataFrame"] * 3
     by_gpu = ReportGpuCostResult(result.verdicts, fleet_report, heatmap_by="gpu")
     assert "not host or team" in by_gpu.plot_utilization_heatmap()
+    assert "not host or team" in by_gpu.utilization_heatmap(), "a plot-only cell still says why it has no plot"
+    plt.close("all")
+    figure = result.utilization_heatmap()
+    assert type(figure).__name__ == "Figure" and plt.get_fignums() == [], "shown once, where the cell puts it"
     assert result.figures["week"] == "2026-W48" and result.figures["previous_week"] == "2026-W47"
     assert result.attachments["chat_summary.md"] == sections.chat_summary(fleet_report, result.verdicts)
     plt.close("all")
