@@ -80,6 +80,15 @@ def test_run_joins_gpu_metrics_when_given(rollout_log, tmp_path):
     assert result.verdicts.find("GPU saturation")[0].status in (Status.PASS, Status.WARN)
 
 
+def test_unreadable_gpu_metrics_are_an_error_row_and_the_requests_still_analysed(rollout_log, tmp_path):
+    broken = tmp_path / "gpu.csv"
+    broken.write_text("this,is,not\n1,2,3\n", encoding="utf-8")
+    result = run(requests=str(rollout_log), gpu_metrics=str(broken))
+    assert result.verdicts.find("GPU metrics")[0].status == Status.ERROR
+    assert result.latency is not None and "gpu_util_pct" not in result.latency.by_bucket
+    assert result.verdicts.find("GPU saturation")[0].status == Status.SKIP
+
+
 def test_unreadable_requests_are_one_error_row_and_no_analysis(unreadable_run):
     assert unreadable_run.latency is None
     (error,) = unreadable_run.verdicts.find("requests")
