@@ -16,6 +16,7 @@ from typing import TypeVar
 from opskit.analyses.faults.distributed import NcclWatchdog, parse_nccl_watchdog
 from opskit.analyses.faults.findings import ScanResult
 from opskit.analyses.faults.scan import scan
+from opskit.analyses.faults.verdicts import LOG_CHECK
 from opskit.analyses.training.progress import TrainingResult, analyze_training
 from opskit.analyses.training.resume import ResumePlan, judge_resume
 from opskit.analyses.training.settings import TrainingSettings
@@ -60,7 +61,7 @@ def run(
         nnodes=nnodes,
     )
     training, progress_rows = _attempt("training progress", lambda: _judge_progress(log_path, settings))
-    logs, fault_rows = _attempt("log faults", lambda: _judge_logs(log_path, training))
+    logs, fault_rows = _attempt(LOG_CHECK, lambda: _judge_logs(log_path, training))
     disk, checkpoint_rows = _attempt(
         "checkpoints", lambda: _judge_checkpoint_dir(checkpoint_dir, log_path, training, settings)
     )
@@ -134,11 +135,11 @@ def judge_log_faults(
     root = found.root_cause
     if root is None:
         return [
-            Verdict("log faults", Status.PASS, observed=0, unit="findings", message="no known fault in the logs")
+            Verdict(LOG_CHECK, Status.PASS, observed=0, unit="findings", message="no known fault in the logs")
         ], None
     rows = [
         Verdict(
-            "log faults",
+            LOG_CHECK,
             Status.FAIL,
             subject=f"root cause: {root.fault}",
             observed=len(found.findings),

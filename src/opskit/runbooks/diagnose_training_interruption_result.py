@@ -15,6 +15,7 @@ import pandas as pd
 
 from opskit.analyses.faults.distributed import NcclWatchdog
 from opskit.analyses.faults.findings import ScanResult
+from opskit.analyses.faults.verdicts import LOG_CHECK
 from opskit.analyses.training.progress import TrainingResult
 from opskit.analyses.training.resume import ResumePlan
 from opskit.checks import Status, VerdictTable
@@ -97,7 +98,7 @@ class DiagnoseTrainingInterruptionResult:
     def root_cause(self, limit: int = 15) -> Outputs | Markdown:
         """Why the findings are ranked as they are, and the findings, root cause first."""
         if self.faults is None:
-            return unavailable("The log scan", self._why("log faults"))
+            return unavailable("The log scan", self._why(LOG_CHECK))
         if not self.faults.findings:
             return Markdown("No known fault in the logs.")
         return Outputs([Markdown(f"**{self.faults.ranking_reason}**"), table(findings_frame(self.faults, limit))])
