@@ -26,6 +26,7 @@ UPPER_LAYERS = (
     "opskit.catalog",
     "opskit.kernel",
     "opskit.tracking",
+    "opskit.monitoring",
 )
 
 

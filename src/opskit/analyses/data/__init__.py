@@ -1,0 +1,1 @@
+"""Data sets: integrity against a manifest, schema and quality checks, layout advice."""
