@@ -46,8 +46,11 @@ def test_checksums_against_the_manifest(sample_run):
 
 def test_malicious_pickle_is_dangerous_and_never_loaded(sample_run):
     assert statuses(sample_run, "pickle safety") == {
-        "classifier.pt": "PASS", "classifier_ddp.pt": "PASS", "classifier_malicious.pt": "FAIL"
+        "classifier.pt": "PASS", "classifier_ddp.pt": "PASS", "classifier_malicious.pt": "FAIL",
+        "classifier_truncated.pt": "FAIL",
     }  # fmt: skip
+    (cut,) = sample_run.checks("pickle safety", "classifier_truncated.pt")
+    assert "could not be proven safe" in cut["message"]  # a zip that cannot be read in full is never safe
     (bad,) = sample_run.checks("pickle safety", "classifier_malicious.pt")
     assert "os.system" in bad["message"] and "archive/data.pkl@" in bad["evidence"]
     assert "classifier_malicious.pt" not in statuses(sample_run, "state-dict keys")

@@ -24,6 +24,7 @@ from opskit import samples
 from opskit.analyses.model_load import integrity as mi
 from opskit.analyses.model_load import shard_sets as ss
 from opskit.analyses.model_load.compatibility import CompatibilityResult, check_compatibility
+from opskit.analyses.model_load.pickle_allowlist import load_allowlist
 from opskit.analyses.model_load.pickle_safety import PickleSafetyResult, Risk, pickle_safety_verdict, scan_model_file
 from opskit.analyses.model_load.settings import ModelLoadSettings
 from opskit.analyses.model_load.state_dict import keys_verdict, load_verdict, torch_available
@@ -73,6 +74,7 @@ def run(
     compute_capability: str | None = None,
     reference: str | None = None,
     load_with_torch: bool = True,
+    pickle_allowlist: str | None = None,
 ) -> DiagnoseModelLoadResult:
     """Diagnose a model file or folder: integrity, format (+ pickle safety), compatibility, load/keys.
 
@@ -107,7 +109,7 @@ def run(
     if files is not None:
         integrity = attempt("checksum", lambda: judge_integrity(files, settings))
         shards = attempt("shard set", lambda: judge_shard_sets(files))
-        scans = attempt("format", lambda: judge_formats(files))
+        scans = attempt("format", lambda: judge_formats(files, load_allowlist(pickle_allowlist)))
     judged = attempt("compatibility", lambda: judge_compatibility(settings, str(model_path)))
     listings = None
     if files is not None:
@@ -196,12 +198,15 @@ def judge_shard_sets(files: ModelFiles) -> tuple[tuple[ss.ShardSetResult, ...], 
     return found, ss.shard_verdicts(found)
 
 
-def judge_formats(files: ModelFiles) -> tuple[dict[str, PickleSafetyResult], list[Verdict]]:
-    """What each file is (``format`` rows), and the pickle scan of each file holding pickles."""
+def judge_formats(
+    files: ModelFiles, allowlist: dict[str, str] | None = None
+) -> tuple[dict[str, PickleSafetyResult], list[Verdict]]:
+    """What each file is (``format`` rows), and the pickle scan of each file holding pickles (against the
+    bundled allow-list, extended by the user's ``pickle_allowlist`` file)."""
     verdicts = mi.format_verdicts(files.infos, files.names)
     scans: dict[str, PickleSafetyResult] = {}
     for info in files.infos:
-        scan = scan_model_file(info, files.names[info.path])
+        scan = scan_model_file(info, files.names[info.path], allowlist)
         if scan is not None:
             scans[files.names[info.path]] = scan
             verdicts.append(pickle_safety_verdict(scan))

@@ -70,7 +70,11 @@ def risky_pickles(scans: Mapping[str, PickleSafetyResult]) -> list[tuple[Markdow
     out = []
     for file, scan in scans.items():
         if scan.risk is not Risk.SAFE:
-            headline = Markdown(f"**{file}**: pickle risk **{scan.risk.value}**, {scan.calls} calls in its opcodes")
+            why = "".join(f"\n- {mask(e)}" for e in scan.errors[:5])
+            headline = Markdown(
+                f"**{file}**: pickle risk **{scan.risk.value}**, {scan.calls} calls in its opcodes"
+                + (f"; not proven safe because:{why}" if why else "")
+            )
             out.append((headline, scan.imports[scan.imports["risk"] != Risk.SAFE.value]))
     return out
 

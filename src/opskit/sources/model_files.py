@@ -12,7 +12,9 @@ imported here. The equivalent by hand: ``head -c 64 FILE | xxd``, ``unzip -l FIL
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import mmap
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from opskit.sources.model_headers import (
     looks_like_onnx,
     looks_like_text,
 )
+from opskit.sources.pickle_containers import LIMITS, MAX_DECOMPRESSED_BYTES, find_pickles, sniff_pickle_bearing
 from opskit.sources.pickle_program import PersistentId, PickleCall, PickleGlobal, interpret_pickle
 
 MODEL_SUFFIXES = frozenset(
@@ -50,8 +53,44 @@ _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 
 # --------------------------------------------------------------------------------------------- sniffing
 def inspect_model_file(path: str | Path) -> ModelFileInfo:
-    """Identify ``path`` from its bytes and validate its structure, without executing anything."""
-    path = Path(path)
+    """Identify ``path`` from its bytes and validate its structure, without executing anything.
+
+    Every pickle a loader could unpickle from it (plain, in a zip, an ``.npy`` object array, joblib,
+    compressed) is collected in ``pickles``; what could not be read is in ``details["pickle_problems"]``.
+    """
+    info = _inspect_format(Path(path))
+    if info.size_bytes == 0 or info.format in (ModelFormat.SAFETENSORS, ModelFormat.GGUF, ModelFormat.ONNX):
+        return info
+    with info.path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    if not sniff_pickle_bearing(head, info.size_bytes > len(head)):
+        return info
+    return _with_pickles(info)
+
+
+def _with_pickles(info: ModelFileInfo) -> ModelFileInfo:
+    name = info.path.name
+    with info.path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        if mm[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+            pickles, problems = find_pickles(mm, name)
+        else:
+            data = mm[: MAX_DECOMPRESSED_BYTES + 1]
+            pickles, problems = find_pickles(data[:MAX_DECOMPRESSED_BYTES], name)
+            if len(data) > MAX_DECOMPRESSED_BYTES and not pickles:
+                problems = (*problems, f"{name}: larger than {MAX_DECOMPRESSED_BYTES:,} bytes (limit); not read")
+    details = {**info.details, "pickle_streams": len(pickles), "pickle_limits": LIMITS}
+    if problems:
+        details["pickle_problems"] = list(problems)
+    fmt = info.format
+    if pickles and fmt in (ModelFormat.TEXT, ModelFormat.UNKNOWN, ModelFormat.JSON):
+        fmt = ModelFormat.PICKLE
+    problem = info.problem if fmt is info.format else None
+    fix = info.fix if fmt is info.format else None
+    return dataclasses.replace(info, format=fmt, problem=problem, fix=fix, details=details, pickles=pickles)
+
+
+def _inspect_format(path: Path) -> ModelFileInfo:
+    """The format of ``path`` from its first bytes, handed to that format's header reader."""
     if not path.is_file():
         raise InputError("no such model file", path=path, hint="check model_path: it must name a file or a folder")
     size = path.stat().st_size
@@ -94,7 +133,8 @@ def inspect_model_file(path: str | Path) -> ModelFileInfo:
 
 # ---------------------------------------------------------------------------------- directory listing
 def list_model_files(path: str | Path) -> list[Path]:
-    """The files to inspect: ``path`` itself, or the model files (by suffix) in a folder, sorted.
+    """The files to inspect: ``path`` itself, or the model files in a folder, sorted: by suffix, and any
+    other file whose first bytes say a loader could unpickle it (``extra_state.dat``, ``*.bin.bak``).
 
     Hidden files and ``.git``/``.cache`` folders are left out; a folder with no model file is an error.
     """
@@ -107,8 +147,8 @@ def list_model_files(path: str | Path) -> list[Path]:
         p
         for p in path.rglob("*")
         if p.is_file()
-        and p.suffix.lower() in MODEL_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        and (p.suffix.lower() in MODEL_SUFFIXES or _loadable_by_content(p))
     )
     if not files:
         raise InputError(
@@ -117,6 +157,16 @@ def list_model_files(path: str | Path) -> list[Path]:
             hint="expected files ending in " + ", ".join(sorted(MODEL_SUFFIXES)),
         )
     return files
+
+
+def _loadable_by_content(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return bool(head) and (head.startswith((b"GGUF", b"\x89HDF")) or sniff_pickle_bearing(head, size > len(head)))
 
 
 def inspect_model_dir(path: str | Path) -> list[ModelFileInfo]:

@@ -197,7 +197,8 @@ def test_every_section_of_the_sample_folder_is_displayable(model_dir):
     for name in SECTIONS:
         assert displayable(getattr(result, name)()), name
     assert isinstance(result.checksum_table(), pd.DataFrame) and isinstance(result.file_table(), pd.DataFrame)
-    headline, imports = result.risky_pickles()
+    headline, imports, unproven, _ = result.risky_pickles()
+    assert "classifier_truncated.pt" in unproven and "unproven" in unproven  # a truncated pickle is never safe
     assert "classifier_malicious.pt" in headline and (imports["risk"] == "dangerous").all()
     assert "os.system" in set(imports["global"])
 
@@ -228,7 +229,7 @@ def test_no_pickle_is_listed_when_the_format_layer_fails(model_dir, monkeypatch)
     """The safety check fails closed: without a pickle scan, no pickle is read for its keys."""
     from opskit.runbooks import diagnose_model_load as module
 
-    def broken(files):
+    def broken(files, allowlist=None):
         raise RuntimeError("scanner broke")
 
     monkeypatch.setattr(module, "judge_formats", broken)
@@ -247,3 +248,16 @@ def test_run_takes_the_environment_overrides_once(model_dir):
     )
     assert result.compatibility.environment.gpus[0].compute_capability == "7.0"
     assert result.compatibility.environment.sources["gpus"] == "parameter"
+
+
+def test_user_allowlist_is_applied_and_its_reason_shown(tmp_path):
+    """A class the team trusts, named in the pickle_allowlist file, turns the trusted-source WARN into PASS."""
+    (tmp_path / "m.pkl").write_bytes(b"\x80\x02cmylib.layers\nDense\n)\x81}b.")
+    plain = run(model_path=str(tmp_path / "m.pkl"), environment="local", manifest=None)
+    (warn,) = plain.verdicts.find("pickle safety")
+    assert warn.status is Status.WARN and "trusted source" in warn.message
+    allow = tmp_path / "allow.csv"
+    allow.write_text("global,reason\nmylib.layers.Dense,our layer; reviewed\n")
+    trusted = run(model_path=str(tmp_path / "m.pkl"), environment="local", manifest=None, pickle_allowlist=str(allow))
+    (ok,) = trusted.verdicts.find("pickle safety")
+    assert ok.status is Status.PASS and "our layer; reviewed" in ok.evidence
