@@ -20,6 +20,7 @@ from opskit.analyses.latency.result import LatencyResult
 from opskit.analyses.latency.thresholds import LatencyThresholds
 from opskit.analyses.latency.verdicts import latency_figures, latency_verdicts
 from opskit.checks import Status, Verdict, VerdictTable, error_verdict
+from opskit.errors import OpskitError
 from opskit.plots import latency as plots
 from opskit.runbooks import diagnose_latency_sections as sections
 from opskit.runbooks.display import Markdown, Outputs, unavailable
@@ -49,9 +50,12 @@ def run(
     the requests are then analysed without them) and ``requests`` (the verdicts of
     :func:`~opskit.analyses.latency.verdicts.latency_verdicts`, or one ERROR row for bad input).
     """
-    thresholds = LatencyThresholds(
-        slo_ms=slo_ms, slo_quantile=slo_quantile, bucket=bucket, load_spike_ratio=load_spike_ratio
-    )
+    try:
+        thresholds = LatencyThresholds(
+            slo_ms=slo_ms, slo_quantile=slo_quantile, bucket=bucket, load_spike_ratio=load_spike_ratio
+        )
+    except OpskitError as exc:  # a bad parameter is an ERROR row naming it, not a failed notebook
+        return DiagnoseLatencyResult(VerdictTable([error_verdict("requests", exc)]), LatencyThresholds(), None)
     gpu, gpu_rows = _read_gpu(gpu_metrics)
     latency, request_rows = _judge_requests(
         requests, gpu, thresholds, columns=columns, fmt=fmt, latency_unit=latency_unit, engine=engine
@@ -86,9 +90,29 @@ def _judge_requests(
     except Exception as exc:
         return None, [error_verdict("requests", exc)]
     try:
-        return latency, latency_verdicts(latency)
+        return latency, [*_other_lines_rows(frame, requests), *latency_verdicts(latency)]
     except Exception as exc:
         return latency, [error_verdict("requests", exc)]
+
+
+def _other_lines_rows(frame: pd.DataFrame, requests: str) -> list[Verdict]:
+    """A WARN row when a mixed log had lines that are not access lines: they were counted, not read."""
+    other = frame.attrs.get("other_lines")
+    if not other:
+        return []
+    return [
+        Verdict(
+            "requests input",
+            Status.WARN,
+            subject=str(requests),
+            observed=other["count"],
+            unit="lines skipped",
+            evidence=f"line {other['first_line']}: {other['first_text']}",
+            message=f"{other['count']} line(s) are not access-log lines (server or controller messages) and were "
+            f"skipped; {len(frame)} request(s) read",
+            next_step="check the skipped lines are not requests in another format; pass fmt to choose the format",
+        )
+    ]
 
 
 @dataclass(frozen=True)

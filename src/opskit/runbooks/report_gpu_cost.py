@@ -187,6 +187,7 @@ def run(
     attribution: str = "auto",
     week: str = "",
     source_format: str = "auto",
+    timezone: str = "UTC",
     prices: str | None = None,
     pricing: str = "on_demand",
     currency: str = "USD",
@@ -219,7 +220,7 @@ def run(
             budgets=team_budgets,
         )
         source, mapping = resolve_inputs(samples, attribution)
-        rollup, _ = load_rollup(source, attribution=mapping, source_format=source_format, week=week)
+        rollup, _ = load_rollup(source, attribution=mapping, source_format=source_format, week=week, timezone=timezone)
         table_used = load_prices(resolve(prices) if prices else None)
         fleet_week = analyze_week(rollup, settings, week=week, prices=table_used)
     except Exception as exc:  # the verdict table shows the reason first; every section says it is missing

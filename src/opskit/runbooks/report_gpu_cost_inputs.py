@@ -58,11 +58,13 @@ def load_rollup(
     week: str = "",
     engine: str = "auto",
     prometheus_step: str = "1h",
+    timezone: str = "UTC",
 ) -> tuple[Rollup, str]:
     """GPU samples from any supported source as the hourly rollup, joined to teams; and the format read.
 
     ``engine`` applies to Parquet (``auto``, ``duckdb`` or ``pandas``). With ``attribution`` (a
-    mapping file), rows no rule matches are ``unattributed``, never dropped.
+    mapping file), rows no rule matches are ``unattributed``, never dropped. ``timezone`` is the zone of
+    naive timestamps (nvidia-smi writes the node's local time).
     """
     text = str(source)
     if source_format not in FORMATS:
@@ -74,7 +76,9 @@ def load_rollup(
         rollup = rollup_parquet(text, engine=engine)
     else:
         start, end = prometheus_range(week) if fmt == "prometheus" else (None, None)
-        frame = read_gpu_samples(text, fmt, columns=columns, start=start, end=end, step=prometheus_step)
+        frame = read_gpu_samples(
+            text, fmt, columns=columns, start=start, end=end, step=prometheus_step, timezone=timezone
+        )
         rollup = rollup_hourly(frame, path=text)
     if attribution:
         rollup = dataclasses.replace(rollup, frame=attribute(rollup.frame, Path(str(attribution)).expanduser()))

@@ -17,12 +17,14 @@ get team and project :data:`UNATTRIBUTED`: they are kept and reported, never dro
 from __future__ import annotations
 
 import fnmatch
+import io
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from opskit.errors import InputError
+from opskit.sources.encodings import read_text
 
 UNATTRIBUTED = "unattributed"
 MATCH_COLUMNS: tuple[str, ...] = ("host", "gpu", "uuid", "namespace", "pod", "job")
@@ -44,7 +46,7 @@ def read_attribution(path: str | os.PathLike[str]) -> pd.DataFrame:
         import yaml
 
         try:
-            data = yaml.safe_load(p.read_text()) or []
+            data = yaml.safe_load(read_text(p).text) or []
         except yaml.YAMLError as exc:
             raise InputError(f"not valid YAML: {exc}", path=p) from None
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -52,7 +54,9 @@ def read_attribution(path: str | os.PathLike[str]) -> pd.DataFrame:
         rules = pd.DataFrame(data)
     else:
         try:
-            rules = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+            # UTF-16 (Excel's "Unicode text"), UTF-8 with a BOM or GBK: decoded by the one encoding helper
+            text = read_text(p).text
+            rules = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
         except pd.errors.EmptyDataError:
             hint = "one header line, then one rule per line"
             raise InputError("the mapping file is empty", path=p, hint=hint) from None

@@ -114,6 +114,7 @@ def iter_samples(
 
 _STAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})T(\d{2})[:\-]?(\d{2})[:\-]?(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
 _NAMES = tuple(METRICS)
+_LOWER_NAMES = tuple(n.lower() for n in METRICS)  # some relabelling pipelines lower-case metric names
 
 
 def timestamp_from_name(path: str | Path) -> pd.Timestamp | None:
@@ -135,6 +136,18 @@ def _open_lines(path: Path) -> list[str]:
             return fh.readlines()
     except FileNotFoundError:
         raise InputError("file not found", path=path, hint="check the path to the saved dcgm-exporter scrape") from None
+
+
+def host_from_scrape_name(path: str | Path) -> str | None:
+    """``node1_20261116T000500Z.prom`` -> ``node1``: the name before its scrape time; None without one."""
+    name = Path(path).name
+    m = _STAMP.search(name)
+    if not m:
+        return None
+    head = name[: m.start()].rstrip("_-. ")
+    head = re.sub(r"(?i)^(?:dcgm(?:-exporter)?|metrics|scrape)[_-]?", "", head).rstrip("_-. ")
+    head = re.sub(r"(?i)[_-](?:dcgm(?:-exporter)?|metrics|scrape)$", "", head)
+    return head or None
 
 
 def key_from_labels(labels: Mapping[str, str], host: str | None = None) -> tuple:
@@ -160,7 +173,8 @@ def _read_one(path: Path, stamp: pd.Timestamp | None, host: str | None) -> pd.Da
     file_ms = stamp.value / 1e6 if stamp is not None else math.nan
     # OpenMetrics (ends with "# EOF") stamps samples in seconds; the Prometheus text format in milliseconds
     stamp_factor = 1000.0 if any(line.strip() == "# EOF" for line in lines[-3:]) else 1.0
-    for lineno, name, label_text, value_text, ts_text in iter_samples(lines, _NAMES):
+    for lineno, name, label_text, value_text, ts_text in iter_samples(lines, _NAMES + _LOWER_NAMES):
+        name = name.upper()
         if not name:
             raise InputError(
                 f"not a Prometheus sample line: {label_text[:80]!r}",
@@ -173,13 +187,18 @@ def _read_one(path: Path, stamp: pd.Timestamp | None, host: str | None) -> pd.Da
             labels = parse_labels(label_text)
             if labels is None:
                 raise InputError("malformed labels", path=path, line=lineno, hint='labels look like name="value"')
-            key = cache[label_text] = key_from_labels(labels, host)
+            key = key_from_labels(labels, host)
+            if key[0] is None and host_from_scrape_name(path):  # no Hostname, no instance: the file's name
+                key = (host_from_scrape_name(path), *key[1:])
+            cache[label_text] = key
             if key[0] is None:
                 raise InputError(
-                    "no Hostname label and no host given",
+                    "no Hostname label (dcgm-exporter 2.x), no instance label and no host in the file name",
                     path=path,
                     line=lineno,
-                    hint="pass host= (the node this scrape came from) or enable the exporter's Hostname label",
+                    hint="name each scrape <host>_<UTC time>.prom (e.g. node1_20261116T000500Z.prom: the host "
+                    "is read from it), save scrapes through Prometheus (its instance label), or enable the "
+                    "exporter's Hostname label",
                 )
         try:
             value = float(value_text)
@@ -225,12 +244,12 @@ def wide_from_long(long: pd.DataFrame) -> pd.DataFrame:
     for extra in wide.columns:  # metrics other than DCGM's (e.g. "samples" from Prometheus) keep their name
         if extra not in METRICS and extra not in index and extra not in out.columns:
             out[extra] = wide[extra].astype("float64")
-    if "mem_total_mib" not in out.columns:
-        if "mem_used_mib" in out.columns and "mem_free_mib" in out.columns:
-            reserved = out["mem_reserved_mib"].fillna(0.0) if "mem_reserved_mib" in out.columns else 0.0
-            out["mem_total_mib"] = out["mem_used_mib"] + out["mem_free_mib"] + reserved
-        else:
-            out["mem_total_mib"] = np.nan
+    # per series: FB_TOTAL where the exporter sends it, else used + free (+ reserved) of that same series
+    total = out["mem_total_mib"] if "mem_total_mib" in out.columns else pd.Series(np.nan, index=out.index)
+    if "mem_used_mib" in out.columns and "mem_free_mib" in out.columns:
+        reserved = out["mem_reserved_mib"].fillna(0.0) if "mem_reserved_mib" in out.columns else 0.0
+        total = total.fillna(out["mem_used_mib"] + out["mem_free_mib"] + reserved)
+    out["mem_total_mib"] = total.astype("float64")
     for column in ("util_pct", "mem_used_mib", "power_w"):
         if column not in out.columns:
             out[column] = np.nan

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from opskit.errors import InputError
@@ -130,7 +131,17 @@ def normalize_gpu_frame(
                     column=col,
                     hint="numbers only; leave a reading empty when it is not known",
                 )
-            out[col] = num.astype("float64")
+            num = num.astype("float64")
+            infinite = np.isinf(num.to_numpy())
+            if infinite.any():  # inf % would pass every threshold check and cost -inf: refuse it, per column
+                at = int(np.flatnonzero(infinite)[0])
+                raise InputError(
+                    f"{int(infinite.sum())} values are infinite (first: {float(num.iloc[at])} in data row {at + 1})",
+                    path=path,
+                    column=col,
+                    hint="fix the exporter or conversion that wrote them; leave a reading empty when it is unknown",
+                )
+            out[col] = num
     for col in STRING_COLUMNS:
         if col in out.columns:
             out[col] = _as_strings(out[col])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def _suffix(path: Path) -> str:
     return Path(path.name.lower().removesuffix(".gz")).suffix
 
 
+_NOHEADER_STAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d")
+
+
 def _csv_kind(path: Path) -> str:
     """``nvidia-smi`` when the header names nvidia-smi query fields, else ``table``."""
     try:
@@ -41,7 +45,13 @@ def _csv_kind(path: Path) -> str:
             head = fh.readline().lower()
     except OSError:
         return "table"
-    return "nvidia-smi" if "utilization.gpu" in head or "memory.used" in head else "table"
+    if "utilization.gpu" in head or "memory.used" in head:
+        return "nvidia-smi"
+    # noheader output: a first cell like "2026/11/16 00:00:05.123" and nvidia-smi's units or [N/A]
+    cells = [c.strip() for c in head.split(",")]
+    if len(cells) >= 4 and _NOHEADER_STAMP.match(cells[0]) and re.search(r" %|mib|\[n/a\]| w\b", head):
+        return "nvidia-smi"
+    return "table"
 
 
 def detect_format(source: str | os.PathLike[str]) -> str:
@@ -81,19 +91,23 @@ def read_gpu_samples(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     step: str = "1h",
+    timezone: str = "UTC",
 ) -> pd.DataFrame:
     """The GPU-samples frame of ``source`` in ``format`` (``"auto"``: :func:`detect_format`).
 
     ``columns`` maps a long table's column names to the frame's (tables and Parquet only).
     ``start``, ``end`` and ``step`` bound and aggregate a Prometheus read; a Prometheus source
-    needs both ends. An unknown format is an :class:`InputError` naming the known ones.
+    needs both ends. ``timezone`` is the zone of naive timestamps (nvidia-smi CSV and long tables
+    write local time); an unknown zone is an :class:`InputError` naming ``timezone``.
+    An unknown format is an :class:`InputError` naming the known ones.
     """
     text = os.fspath(source)
+    _check_timezone(timezone)
     fmt = detect_format(text) if format == "auto" else format
     if fmt == "nvidia-smi":
         from opskit.sources.nvidia_smi import read_nvidia_smi_csv
 
-        return read_nvidia_smi_csv(text)
+        return read_nvidia_smi_csv(text, timezone=timezone)
     if fmt == "dcgm":
         from opskit.sources.dcgm import read_dcgm_scrapes
 
@@ -101,7 +115,7 @@ def read_gpu_samples(
     if fmt in ("table", "parquet"):
         from opskit.sources.gpu_tables import read_gpu_table
 
-        return read_gpu_table(text, columns=dict(columns or {}) or None)
+        return read_gpu_table(text, columns=dict(columns or {}) or None, timezone=timezone)
     if fmt == "prometheus":
         from opskit.sources.prometheus import read_prometheus_gpus
 
@@ -114,3 +128,17 @@ def read_gpu_samples(
             )
         return read_prometheus_gpus(text, start, end, step=step)
     raise InputError(f"unknown input format {fmt!r}", column="format", hint="one of " + ", ".join(FORMATS))
+
+
+def _check_timezone(timezone: str) -> None:
+    """An InputError naming ``timezone`` unless it is a time zone name (``UTC``, ``Europe/Berlin``)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InputError(
+            f"unknown time zone {timezone!r}",
+            column="timezone",
+            hint="pass an IANA name such as timezone='UTC', 'Europe/Berlin' or 'America/New_York'",
+        ) from None

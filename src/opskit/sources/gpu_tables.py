@@ -80,7 +80,8 @@ def read_gpu_table(
             f"missing GPU-sample columns {missing}; expected {list(REQUIRED_COLUMNS)}, found {available}",
             path=p,
             column=missing[0],
-            hint="pass columns={'table name': 'frame name', ...} to map the table's names",
+            hint="name the table's columns as the frame's (an empty uuid, model or power_w column is fine), "
+            "or in Python pass columns={'table name': 'frame name', ...}",
         )
     df = read_table(p, columns=wanted).rename(columns=renamed)
     if host is not None and "host" not in df.columns:

@@ -85,6 +85,9 @@ _UNIT = re.compile(r"\s*\[[^\]]*\]\s*$")
 _TIME_FORMAT = "%Y/%m/%d %H:%M:%S.%f"
 
 
+_ZONED = r"(?:Z|[+-]\d\d:?\d\d)$"  # an ISO timestamp that carries its own offset
+
+
 def _field_name(header_cell: str) -> str:
     """``'utilization.gpu [%]'`` -> ``'utilization.gpu'``."""
     return _UNIT.sub("", header_cell.strip()).strip().lower()
@@ -138,7 +141,9 @@ def _blocks(text: str, path: Path, fields: tuple[str, ...]) -> tuple[list[tuple[
                 f"expected {len(names)} comma-separated fields ({', '.join(names)}), found {len(cells)}",
                 path=path,
                 line=lineno,
-                hint="each line is one GPU reading; for noheader files pass fields= in the order of --query-gpu",
+                hint="each line is one GPU reading; a file without a header is read in the documented order "
+                f"({QUERY_COMMAND}): put your --query-gpu header line first (record without noheader), "
+                "or in Python pass fields= in the order of --query-gpu",
             )
         numbers.append(lineno)
         rows.append(cells)
@@ -179,10 +184,24 @@ def _parse_block(names: list[str], numbers: list[int], rows: list, path: Path) -
             )
         out[column] = number.astype("float64")
     stamps = out["timestamp"]
-    ts = pd.to_datetime(stamps, format=_TIME_FORMAT, errors="coerce")
-    retry = ts.isna()
-    if retry.any():
-        ts[retry] = pd.to_datetime(stamps[retry], format="ISO8601", errors="coerce")
+    zoned = stamps.astype(str).str.contains(_ZONED, regex=True)
+    if zoned.any() and not zoned.all():
+        i, j = int(np.flatnonzero(zoned.to_numpy())[0]), int(np.flatnonzero(~zoned.to_numpy())[0])
+        raise InputError(
+            f"timestamps mix time zones: line {int(lines[i])} has one ({stamps.iloc[i]!r}), "
+            f"line {int(lines[j])} has none ({stamps.iloc[j]!r})",
+            path=path,
+            line=int(lines[max(i, j)]),
+            column="timestamp",
+            hint="write every timestamp in one form; timestamps without a zone are read in the timezone parameter",
+        )
+    if zoned.all():  # offsets may differ (a DST change): each is converted to UTC
+        ts = pd.to_datetime(stamps, format="ISO8601", errors="coerce", utc=True)
+    else:
+        ts = pd.to_datetime(stamps, format=_TIME_FORMAT, errors="coerce")
+        retry = ts.isna()
+        if retry.any():
+            ts[retry] = pd.to_datetime(stamps[retry], format="ISO8601", errors="coerce")
     if ts.isna().any():
         i = int(np.flatnonzero(ts.isna().to_numpy())[0])
         raise InputError(

@@ -228,9 +228,7 @@ def query_range(
         params = {"query": query, "start": f"{first:.3f}", "end": f"{last:.3f}", "step": f"{step_s:g}"}
         data = _request(url, params, timeout=timeout, headers=headers)
         requests += 1
-        for item in data.get("result", []):
-            labels = item.get("metric", {})
-            values = item.get("values", [])
+        for labels, values in series_of_answer(data, url=url, query=query):
             points += len(values)
             key = tuple(sorted(labels.items()))
             entry = merged.setdefault(key, (labels, [], []))
@@ -238,6 +236,25 @@ def query_range(
             entry[2].extend(float(v) for _, v in values)
     series = [(labels, np.asarray(ts), np.asarray(vs)) for labels, ts, vs in merged.values()]
     return RangeResult(query=query, series=series, points=points, requests=requests)
+
+
+def series_of_answer(data: Mapping, *, url: str | None = None, query: str | None = None) -> list[tuple[dict, list]]:
+    """(labels, [[t, value], ...]) per series of a ``matrix`` or ``vector`` answer (a vector, as from a proxy
+    answering ``/api/v1/query``, is one point per series); other types are a PrometheusError naming them."""
+    kind = data.get("resultType", "matrix")
+    result = data.get("result") or []
+    if kind == "matrix":
+        return [(item.get("metric") or {}, item.get("values") or []) for item in result]
+    if kind == "vector":
+        return [(item.get("metric") or {}, [item["value"]] if item.get("value") else []) for item in result]
+    raise PrometheusError(
+        f"Prometheus answered a {kind!r} result where series were expected",
+        kind="bad_query",
+        url=url or "",
+        query=query,
+        hint="the query must select series (an instant vector such as avg by (gpu) (DCGM_FI_DEV_GPU_UTIL)), "
+        "not a number or a string",
+    )
 
 
 @dataclass(frozen=True)

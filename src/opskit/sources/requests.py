@@ -13,6 +13,8 @@ file, the line and the column.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pandas as pd
 from opskit.errors import InputError
 from opskit.sources.access_logs import ACCESS_LOG_KINDS, read_access_log
 from opskit.sources.request_columns import LATENCY_UNITS, normalize_requests
-from opskit.sources.request_formats import detect_format
+from opskit.sources.request_formats import REQUEST_FORMATS, detect_format
 from opskit.sources.table_files import read_csv_table, read_jsonl_table, read_parquet_table
 
 
@@ -37,7 +39,8 @@ def read_requests(
     ``columns`` maps our column names to the names in the file (``{"latency_ms": "duration"}``);
     without it, common names are recognised (``duration_ms``, ``request_time``, ``status_code``...).
     ``fmt`` is ``auto`` (by suffix, then by sniffing the first line), ``csv``, ``parquet``,
-    ``jsonl``, ``nginx`` or ``envoy``. ``latency_unit`` (``ms``, ``s``, ``us``) overrides the unit
+    ``jsonl``, ``nginx``, ``ingress-nginx`` or ``envoy``. Lines of a mixed log that are not access
+    lines are counted in ``frame.attrs["other_lines"]``. ``latency_unit`` (``ms``, ``s``, ``us``) overrides the unit
     guessed from the latency column's name.
     """
     path = Path(path)
@@ -47,7 +50,23 @@ def read_requests(
         raise InputError(
             f"unknown latency unit {latency_unit!r}", path=path, hint="use one of: " + ", ".join(LATENCY_UNITS)
         )
-    kind = detect_format(path) if fmt == "auto" else fmt
+    try:
+        kind = detect_format(path) if fmt == "auto" else fmt
+        raw, first_line = _read_raw(path, kind, fmt)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(
+            f"the compressed file is damaged ({exc}); nothing was judged",
+            path=path,
+            hint="the archive is truncated or corrupt: fetch it again, or salvage the readable part "
+            "with `gzip -dc FILE > part.csv` and pass that file",
+        ) from exc
+    frame = normalize_requests(raw, path=path, columns=columns, latency_unit=latency_unit, first_line=first_line)
+    frame.attrs.update(raw.attrs)  # the other lines of a mixed log travel with the frame
+    return frame
+
+
+def _read_raw(path: Path, kind: str, fmt: str) -> tuple[pd.DataFrame, int | None]:
+    """The raw table of ``path`` read as ``kind`` and the file line of its first row."""
     if kind == "parquet":
         raw, first_line = read_parquet_table(path), None
     elif kind == "csv":
@@ -57,5 +76,7 @@ def read_requests(
     elif kind in ACCESS_LOG_KINDS:
         raw, first_line = read_access_log(path, kind), 1
     else:
-        raise InputError(f"unknown format {fmt!r}", path=path, hint="use auto, csv, parquet, jsonl, nginx or envoy")
-    return normalize_requests(raw, path=path, columns=columns, latency_unit=latency_unit, first_line=first_line)
+        raise InputError(
+            f"unknown format {fmt!r} (parameter fmt)", path=path, hint="use auto, " + ", ".join(REQUEST_FORMATS)
+        )
+    return raw, first_line

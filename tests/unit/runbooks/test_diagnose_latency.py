@@ -215,3 +215,23 @@ def test_with_rows_drops_empty_tables_and_keeps_the_order():
     kept = sections.with_rows(a, pd.DataFrame(columns=["z"]), b)
     assert [list(f.columns) for f in kept] == [["x"], ["y"]]
     assert sections.with_rows() == []
+
+
+def test_bad_bucket_is_an_error_row_naming_the_parameter():
+    from opskit.runbooks.diagnose_latency import run as run_latency
+
+    result = run_latency(bucket="banana", gpu_metrics=None)
+    (row,) = result.verdicts.rows
+    assert row.status is Status.ERROR and "bucket" in row.message and "'5min'" in row.next_step
+    assert result.latency is None
+
+
+def test_mixed_log_gets_a_warn_row_with_the_skipped_lines():
+    from pathlib import Path
+
+    from opskit.runbooks.diagnose_latency import run as run_latency
+
+    log = Path(__file__).parents[2] / "fixtures" / "real" / "access_logs" / "ingress_nginx_kubectl_mixed.log"
+    result = run_latency(requests=str(log), gpu_metrics=None)
+    warn = next(row for row in result.verdicts.rows if row.name == "requests input")
+    assert warn.status is Status.WARN and warn.observed == 4 and warn.evidence.startswith("line 1:")

@@ -236,3 +236,58 @@ def test_prometheus_frame_with_interval_column_weighs_rows():
     report = analyze_week(rollup_hourly(frame))
     assert len(hours) == len(frame)
     assert report.usage.totals["gpu_hours"] == pytest.approx(167.5)
+
+
+def _nvidia_smi_week(path, *, header=True, name=None):
+    """A week of 15-minute nvidia-smi readings of one GPU at 50 % (no model name unless ``name``)."""
+    import pandas as pd
+
+    start = pd.Timestamp("2026-11-23", tz="UTC")
+    head = "timestamp, index, utilization.gpu [%], memory.used [MiB], memory.total [MiB]"
+    lines = [head + (", name" if name else "")] if header else []
+    for i in range(7 * 24 * 4):
+        stamp = (start + pd.Timedelta(minutes=15 * i)).strftime("%Y/%m/%d %H:%M:%S.000")
+        lines.append(f"{stamp}, 0, 50 %, 1000 MiB, 20000 MiB" + (f", {name}" if name else ""))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_gpu_without_a_model_is_an_unknown_price_not_a_pass(tmp_path):
+    from opskit.runbooks.report_gpu_cost import run as run_report
+
+    result = run_report(samples=str(_nvidia_smi_week(tmp_path / "n1.csv")), attribution="", week="2026-W48")
+    (prices,) = result.verdicts.find("unknown prices")
+    assert prices.status.name == "WARN" and prices.observed == 168.0
+    assert result.figures["cost"] is None and result.figures["unpriced_gpus"] == 1
+
+
+def test_timezone_parameter_moves_local_captures_to_utc(tmp_path):
+    from opskit.runbooks.report_gpu_cost_inputs import load_rollup
+
+    source = _nvidia_smi_week(tmp_path / "n1.csv")
+    utc, _ = load_rollup(source, week="2026-W48")
+    tokyo, _ = load_rollup(source, week="2026-W48", timezone="Asia/Tokyo")
+    assert utc.frame["hour"].min() == pd.Timestamp("2026-11-23", tz="UTC")
+    assert tokyo.frame["hour"].min() == pd.Timestamp("2026-11-22 15:00", tz="UTC")  # 00:00 in Tokyo is 15:00 UTC
+
+
+def test_headerless_nvidia_smi_csv_through_the_runbook_is_a_clear_error(tmp_path):
+    from opskit.runbooks.report_gpu_cost import run as run_report
+
+    source = _nvidia_smi_week(tmp_path / "n1.csv", header=False)
+    (row,) = run_report(samples=str(source), attribution="", week="2026-W48").verdicts.rows
+    assert row.status.name == "ERROR" and "n1.csv:1" in row.message and "found 5" in row.message
+    assert "header line first" in row.next_step and "pyarrow" not in row.message
+
+
+def test_headerless_nvidia_smi_csv_in_the_documented_order_is_read(tmp_path):
+    from opskit.runbooks.report_gpu_cost_inputs import load_rollup
+
+    lines = [
+        f"2026/11/23 {h:02d}:{m:02d}:00.000, NVIDIA L4, 00000000:01:00.0, 0, GPU-a, 40 %, 1000 MiB, 23034 MiB, 30.5 W"
+        for h in range(24)
+        for m in range(0, 60, 15)
+    ]
+    (tmp_path / "n1.csv").write_text("\n".join(lines) + "\n")
+    rollup, fmt = load_rollup(tmp_path / "n1.csv", week="2026-W48")
+    assert fmt == "nvidia-smi" and rollup.interval_s == 900.0 and len(rollup.frame) == 24

@@ -94,3 +94,12 @@ def test_sample_fleet_mapping_matches_ground_truth():
     assert (out.loc[attributed, "team"] == fleet.loc[attributed, "team"]).all()
     assert len(out) == len(fleet)  # nothing dropped
     assert out.loc[~attributed, "namespace"].isna().all()  # only samples no rule can place stay unattributed
+
+
+def test_utf16_mapping_file_is_read(tmp_path):
+    from opskit.sources.attribution import read_attribution
+
+    mapping = tmp_path / "attribution.csv"
+    mapping.write_bytes("host,team,project\nnode-1,研究,llm\n".encode("utf-16"))
+    rules = read_attribution(mapping)
+    assert rules["team"].tolist() == ["研究"] and rules["host"].tolist() == ["node-1"]

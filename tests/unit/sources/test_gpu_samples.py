@@ -75,3 +75,24 @@ def test_prometheus_needs_a_range():
     with pytest.raises(InputError) as err:
         read_gpu_samples("http://prom:9090", end="2026-11-30")
     assert err.value.column == "start"
+
+
+def test_headerless_nvidia_smi_csv_is_told_by_its_cells(tmp_path):
+    from opskit.sources.gpu_samples import detect_format as detect
+
+    csv = tmp_path / "node1.csv"
+    csv.write_text(
+        "2026/11/23 10:00:00.123, NVIDIA L4, 00000000:01:00.0, 0, GPU-a, 37 %, 1000 MiB, 23034 MiB, 40.1 W\n"
+    )
+    assert detect(csv) == "nvidia-smi"
+
+
+def test_unknown_timezone_names_the_parameter(tmp_path):
+    import pytest
+
+    from opskit.errors import InputError
+    from opskit.sources.gpu_samples import read_gpu_samples as read
+
+    with pytest.raises(InputError) as info:
+        read(tmp_path / "x.csv", "nvidia-smi", timezone="Mars/Olympus")
+    assert info.value.column == "timezone"

@@ -89,3 +89,20 @@ def test_empty_table(tmp_path):
     _export().iloc[:0].to_parquet(path, index=False)
     with pytest.raises(InputError, match="no GPU samples"):
         read_gpu_table(path, columns=MAPPING)
+
+
+def test_infinite_utilization_is_refused_naming_the_column(tmp_path):
+    import pytest
+
+    from opskit.errors import InputError
+    from opskit.sources.gpu_tables import read_gpu_table
+
+    table = tmp_path / "long.csv"
+    table.write_text(
+        "timestamp,host,gpu,uuid,model,util_pct,mem_used_mib,mem_total_mib,power_w\n"
+        "2026-11-23T00:00:00Z,n1,0,GPU-a,NVIDIA L4,50,1,2,30\n"
+        "2026-11-23T00:05:00Z,n1,0,GPU-a,NVIDIA L4,-inf,1,2,30\n"
+    )
+    with pytest.raises(InputError) as info:
+        read_gpu_table(table)
+    assert info.value.column == "util_pct" and "-inf in data row 2" in info.value.message

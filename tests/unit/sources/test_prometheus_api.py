@@ -4,6 +4,7 @@ import json
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,6 +50,14 @@ class FakePrometheus(BaseHTTPRequestHandler):
             return self._send(400, {"status": "error", "errorType": "bad_data", "error": "exceeded maximum resolution"})
         if self.mode == "bad":
             return self._send(400, {"status": "error", "errorType": "bad_data", "error": 'parse error: unexpected "}"'})
+        if self.mode.startswith("file:"):  # a real answer body, served as it is (HTTP 400 for an error answer)
+            body = Path(self.mode[5:]).read_bytes()
+            return self._send(400 if b'"error"' in body else 200, body)
+        if self.mode == "scalar":
+            return self._send(200, {"status": "success", "data": {"resultType": "scalar", "result": [start, "1"]}})
+        if self.mode == "vector":  # a proxy answering as an instant query: one point per series
+            result = [{"metric": {**LABELS, "gpu": g, "UUID": f"GPU-{g}"}, "value": [end, "42"]} for g in ("0", "1")]
+            return self._send(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
         if self.mode == "html":
             return self._send(200, b"<html>login</html>")
         if self.mode == "empty" or ("DCGM_FI_PROF" in params["query"]):
@@ -185,3 +194,49 @@ def test_durations_and_queries():
 def test_split_range_covers_every_step_once():
     chunks = split_range(0, 25 * 10, 10, max_points=10)
     assert chunks == [(0, 90), (100, 190), (200, 250)]
+
+
+def test_vector_answer_is_read_one_point_per_series(server):
+    FakePrometheus.mode = "vector"
+    result = query_range(server, "DCGM_FI_DEV_GPU_UTIL", "2026-11-23T00:00:00Z", "2026-11-23T02:00:00Z", "1h")
+    assert len(result.series) == 2 and result.points == 2
+    assert [float(values[0]) for _, _, values in result.series] == [42.0, 42.0]
+
+
+def test_scalar_answer_names_its_type(server):
+    FakePrometheus.mode = "scalar"
+    with pytest.raises(PrometheusError) as info:
+        query_range(server, "1", "2026-11-23T00:00:00Z", "2026-11-23T02:00:00Z", "1h")
+    assert info.value.kind == "bad_query" and "'scalar'" in info.value.message
+
+
+REAL = Path(__file__).parents[2] / "fixtures" / "real" / "prometheus"
+
+
+def test_real_matrix_answer_two_series_three_points(server):
+    FakePrometheus.mode = f"file:{REAL / 'matrix_up_docs.json'}"
+    result = query_range(server, "up", "2015-07-01T20:10:30Z", "2015-07-01T20:11:00Z", "15s")
+    assert result.points == 6
+    by_job = {labels["job"]: values.tolist() for labels, _, values in result.series}
+    assert by_job == {"prometheus": [1.0, 1.0, 1.0], "node": [0.0, 0.0, 1.0]}
+
+
+def test_real_vector_answer_is_one_point(server):
+    FakePrometheus.mode = f"file:{REAL / 'vector_instant_query.json'}"
+    result = query_range(server, "x", "2023-03-20T12:00:00Z", "2023-03-20T12:10:00Z", "5m")
+    ((labels, stamps, values),) = result.series
+    assert labels["pod"] == "ziox-compactor-64bf64586f-vq4x8" and stamps.tolist() == [1679314115.0]
+    assert values.tolist() == [22.0]
+
+
+def test_real_error_answer_carries_the_server_text(server):
+    FakePrometheus.mode = f"file:{REAL / 'error_matrix_for_instant_query.json'}"
+    with pytest.raises(PrometheusError) as info:
+        query_range(server, "up[1m]", "2015-06-25T10:00:00Z", "2015-06-25T10:10:00Z", "1m")
+    assert info.value.kind == "bad_query" and 'invalid expression type "matrix"' in info.value.server_error
+
+
+def test_vector_answers_through_the_gpu_reader_give_no_traceback(server):
+    FakePrometheus.mode = "vector"
+    frame = read_prometheus_gpus(server, "2026-11-23T00:00:00Z", "2026-11-23T02:00:00Z", step="1h")
+    assert sorted(frame["gpu"]) == [0, 1] and set(frame["util_pct"]) == {42.0}  # one point per series

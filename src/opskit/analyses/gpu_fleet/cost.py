@@ -102,6 +102,9 @@ def _group_costs(rows: pd.DataFrame, by: list[str], usage_frame: pd.DataFrame) -
     return out
 
 
+UNKNOWN_MODEL = "(model not in the data)"
+
+
 def compute_costs(
     usage: UsageResult, prices: pd.DataFrame, *, pricing: str = "on_demand", currency: str = "USD"
 ) -> CostResult:
@@ -128,6 +131,8 @@ def compute_costs(
     teams["gap_cost"] = gpus.groupby("team")["gap_cost"].sum(min_count=1).reindex(teams.index)
     jobs = _group_costs(rows[rows["job"].isin(usage.jobs.index)], ["job"], usage.jobs)
     unknown = gpus[gpus["price_per_gpu_hour"].isna()].reset_index()
+    # a GPU whose model is not known (no name/modelName in the input) is unpriced too, never dropped
+    unknown["model"] = unknown["model"].astype(object).where(unknown["model"].notna(), UNKNOWN_MODEL)
     unpriced = (
         unknown.groupby("model")
         .agg(gpus=("gpu", "size"), hosts=("host", lambda s: ", ".join(sorted(set(s)))), gpu_hours=("gpu_hours", "sum"))

@@ -31,6 +31,7 @@ import pandas as pd
 
 from opskit.analyses.gpu_fleet.cost import CostResult
 from opskit.analyses.gpu_fleet.usage import UsageResult
+from opskit.errors import InputError
 
 KINDS = ("release", "consolidate", "reserve", "spot", "off_peak")
 
@@ -47,6 +48,18 @@ class RecommendationSettings:
     spot_overhead: float = 0.15  # share of spot hours lost to preemption and restarts
     off_peak_share: float = 0.5  # an hour is off-peak when load is below this share of the peak
     min_savings: float = 1.0  # recommendations saving less per week are left out
+
+    def __post_init__(self) -> None:
+        """An invalid regex is an InputError naming its parameter, not a ``re.error`` from deep inside."""
+        for name in ("serving_pattern", "training_pattern"):
+            try:
+                re.compile(getattr(self, name))
+            except (re.error, TypeError) as exc:
+                raise InputError(
+                    f"parameter {name}: {getattr(self, name)!r} is not a valid regular expression ({exc})",
+                    column=name,
+                    hint=f"pass a Python regex, e.g. {name}='serv|infer|api' (escape ( [ + * ? with a backslash)",
+                ) from None
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"setting": k, "value": v} for k, v in asdict(self).items()]).set_index("setting")

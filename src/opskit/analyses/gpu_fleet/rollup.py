@@ -82,9 +82,36 @@ def _hours(frame: pd.DataFrame) -> np.ndarray:
     return _utc_naive(frame["timestamp"]).astype("datetime64[h]").astype("datetime64[ns]")
 
 
+def interval_from_timestamps(frame: pd.DataFrame) -> float:
+    """The sampling interval from the timestamps themselves: the median step between a GPU's samples.
+
+    17 samples taken 5 s apart are 5 s each, whatever share of the hour they cover. NaN when no
+    GPU has two samples at different times.
+    """
+    stamps = _utc_naive(frame["timestamp"]).astype("int64")
+    keys = pd.DataFrame({"host": frame["host"].to_numpy(), "gpu": frame["gpu"].to_numpy(), "t": stamps})
+    keys = keys.sort_values(["host", "gpu", "t"], kind="stable")
+    same_gpu = (keys["host"].to_numpy() == np.roll(keys["host"].to_numpy(), 1)) & (
+        keys["gpu"].to_numpy() == np.roll(keys["gpu"].to_numpy(), 1)
+    )
+    steps = np.diff(keys["t"].to_numpy(), prepend=keys["t"].to_numpy()[:1]) / 1e9
+    steps = steps[same_gpu & (steps > 0)]
+    if steps.size == 0:
+        return math.nan
+    return float(max(1.0, round(float(np.median(steps)))))
+
+
 def _interval_of(frame: pd.DataFrame, hour: np.ndarray) -> float:
+    """Samples per GPU-hour over the hours a GPU recorded in full (not its first or last hour);
+    without such hours (a recording of minutes), the median step between timestamps."""
     keys = pd.DataFrame({"host": frame["host"].to_numpy(), "gpu": frame["gpu"].to_numpy(), "hour": hour})
-    return detect_interval(keys.groupby(["host", "gpu", "hour"], sort=False, observed=True).size().to_numpy())
+    counts = keys.groupby(["host", "gpu", "hour"], sort=True, observed=True).size().reset_index(name="n")
+    per_gpu = counts.groupby(["host", "gpu"], sort=False, observed=True)["hour"]
+    interior = (counts["hour"] > per_gpu.transform("min")) & (counts["hour"] < per_gpu.transform("max"))
+    if interior.any():
+        return detect_interval(counts.loc[interior, "n"].to_numpy())
+    from_steps = interval_from_timestamps(frame)
+    return from_steps if not math.isnan(from_steps) else detect_interval(counts["n"].to_numpy())
 
 
 def _partial_rollup(frame: pd.DataFrame, interval_s: float | None) -> tuple[pd.DataFrame, float]:
@@ -155,6 +182,21 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _mig_shares(samples: pd.DataFrame, interval_s: float | None) -> tuple[pd.DataFrame, float]:
+    """Each MIG instance's sample weighs its share of the GPU (1/n of the instances seen at that time),
+    so a GPU's hours stay one per hour while every instance keeps its own pod attribution."""
+    stamps = pd.DataFrame({"host": samples["host"].to_numpy(), "gpu": samples["gpu"].to_numpy()})
+    stamps["t"] = _utc_naive(samples["timestamp"]).view("int64")
+    if interval_s is None or (isinstance(interval_s, float) and math.isnan(interval_s)):
+        once = samples.loc[~stamps.duplicated(["host", "gpu", "t"]).to_numpy()]
+        interval_s = _interval_of(once, _hours(once))
+    share = 1.0 / stamps.groupby(["host", "gpu", "t"], sort=False)["t"].transform("size").to_numpy(float)
+    out = samples.copy()
+    base = pd.to_numeric(out["interval_s"], errors="coerce").fillna(interval_s) if "interval_s" in out else interval_s
+    out["interval_s"] = base * share
+    return out, interval_s
+
+
 def rollup_hourly(samples: pd.DataFrame, *, interval_s: float | None = None, path=None) -> Rollup:
     """Roll a GPU-samples frame up to hours. Duplicated samples (same host, GPU and time) count once.
 
@@ -167,8 +209,13 @@ def rollup_hourly(samples: pd.DataFrame, *, interval_s: float | None = None, pat
     order["t"] = _utc_naive(samples["timestamp"]).view("int64")
     back = order.groupby(["host", "gpu"], sort=False, observed=True)["t"].diff() < 0
     out_of_order = int(back.sum())
-    dup = order.duplicated(["host", "gpu", "t"], keep="last").to_numpy()
+    mig = "mig_instance" in samples.columns and samples["mig_instance"].notna().any()
+    if mig:  # MIG instances share host, GPU and time: each is its own series, keyed by its GPU instance
+        order["mig_instance"] = samples["mig_instance"].astype(object).where(samples["mig_instance"].notna(), "")
+    dup = order.duplicated(["host", "gpu", "t", *(["mig_instance"] if mig else [])], keep="last").to_numpy()
     clean = samples.loc[~dup] if dup.any() else samples
+    if mig:
+        clean, interval_s = _mig_shares(clean, interval_s)
     frame, interval = _partial_rollup(clean, interval_s)
     return Rollup(_finish(frame), interval, len(samples), int(dup.sum()), out_of_order, "pandas")
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import pandas as pd
+
+from opskit.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,31 @@ class LatencyThresholds:
     min_bucket_requests: int = 20
     min_cause_share: float = 0.0005  # causes explaining less of the slow requests are not listed
     max_subjects: int = 20  # endpoints and versions judged one by one (the busiest); the rest in one row
+
+    def __post_init__(self) -> None:
+        """Refuse values the analysis cannot use, naming the parameter (the runbook shows it as an ERROR row)."""
+        try:
+            span = pd.to_timedelta(pd.tseries.frequencies.to_offset(self.bucket))
+        except (ValueError, TypeError):
+            span = None
+        if span is None or span <= pd.Timedelta(0):
+            raise InputError(
+                f"parameter bucket: {self.bucket!r} is not a time span",
+                column="bucket",
+                hint="pass a pandas frequency such as bucket='1min', '5min', '15min' or '1h'",
+            )
+        if not (isinstance(self.slo_ms, int | float) and math.isfinite(self.slo_ms) and self.slo_ms > 0):
+            raise InputError(
+                f"parameter slo_ms: {self.slo_ms!r} is not a positive number of milliseconds",
+                column="slo_ms",
+                hint="pass e.g. slo_ms=500",
+            )
+        if not (isinstance(self.slo_quantile, int | float) and 0 < self.slo_quantile < 1):
+            raise InputError(
+                f"parameter slo_quantile: {self.slo_quantile!r} is not between 0 and 1",
+                column="slo_quantile",
+                hint="pass e.g. slo_quantile=0.95 (p95) or 0.99",
+            )
 
     @property
     def budget(self) -> float:
