@@ -67,12 +67,28 @@ def check_disk_space(
     seen: set[tuple[int, int]] = set()
     for raw in paths:
         u = disk_usage(raw, usage=usage)
+        missing = not Path(raw).expanduser().exists()
         key = (u.total, u.used)
-        if key in seen:
+        if key in seen and not missing:
             continue
         seen.add(key)
         used_pct = 100.0 * u.used / u.total if u.total else 0.0
         status, threshold = _used_status(used_pct, thresholds.disk_warn_pct, thresholds.disk_fail_pct)
+        if missing:  # never a PASS for a path that is not there: its parent's file system was measured
+            out.append(
+                Verdict(
+                    "disk space",
+                    Status.WARN if status == Status.PASS else status,
+                    subject=str(Path(raw).expanduser()),
+                    observed=round(used_pct, 1),
+                    threshold=threshold,
+                    unit="% used",
+                    message=f"{Path(raw).expanduser()} does not exist; its nearest existing parent was measured",
+                    evidence=f"{u.free / GIB:,.1f} GiB free of {u.total / GIB:,.1f} GiB on the parent's file system",
+                    next_step="check the disk_paths parameter: name the checkpoint and cache folders the job writes",
+                )
+            )
+            continue
         out.append(
             Verdict(
                 "disk space",

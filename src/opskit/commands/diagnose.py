@@ -33,7 +33,12 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="log file, folder of logs, .gz, or - for stdin")
-    p.add_argument("--json", action="store_true", help="print the findings as a JSON list, root cause first")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the findings as a JSON list, root cause first (the whole scan summary, never an empty "
+        "list, when no finding was made in logs not read in full or with no lines)",
+    )
     p.add_argument("--keep", metavar="DIR", help="copy the logs read into this incident folder with SHA-256 sums")
     p.add_argument(
         "--engine", choices=["auto", "hyperscan", "re"], default="auto", help="pattern engine (default: auto)"
@@ -79,7 +84,10 @@ def _diagnose(args: argparse.Namespace) -> int:
                 "findings": [f.to_dict() for f in result.findings],
             },
         )
-    if args.json:
+    unjudged = not result.findings and (result.skipped or result.lines_read == 0)
+    if args.json and unjudged:  # never an empty list (read as "healthy") for logs not read in full
+        print(json.dumps(result.to_dict(), indent=1, default=str))
+    elif args.json:
         print(json.dumps([f.to_dict() for f in result.findings], indent=1))
     else:
         _print_text(result, show_all=args.all)
@@ -88,7 +96,7 @@ def _diagnose(args: argparse.Namespace) -> int:
             f"evidence kept: {manifest.parent} ({len(result.sources)} files, SHA256SUMS, manifest.json)",
             file=sys.stderr,
         )
-    return 1 if result.findings else 0
+    return 1 if result.findings or unjudged else 0
 
 
 def _print_text(result: ScanResult, *, show_all: bool) -> None:
@@ -98,8 +106,12 @@ def _print_text(result: ScanResult, *, show_all: bool) -> None:
         f"scanned {result.files_read} file(s), {result.lines_read:,} lines, "
         f"{result.bytes_read / 2**20:,.1f} MiB ({result.engine})"
     )
+    if rc is None and result.lines_read == 0:
+        print(f"nothing to judge: no lines read; {scanned}")
+        return
     if rc is None:
-        print(f"no known fault found; {scanned}")
+        gaps = f"; {len(result.skipped)} file(s) not read in full (see the warnings)" if result.skipped else ""
+        print(f"no known fault found{' in what was read' if gaps else ''}; {scanned}{gaps}")
         return
     print(f"root cause: {rc.fault} ({rc.title}) at {rc.where}")
     if rc.timestamp is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from opskit.errors import InputError
+from opskit.sources.log_encoding import TranscodedStream, wide_encoding
 
 BLOCK_BYTES = 4 << 20
 MAX_LINE_BYTES = 1 << 20
@@ -43,14 +44,14 @@ class LogSource:
     rank: int | None = None
     compressed: bool = False
     size_bytes: int | None = None
+    encoding: str | None = None  # UTF-16/32: read transcoded to UTF-8 (opskit.sources.log_encoding)
 
     def open(self) -> BinaryIO:
-        """A binary stream of the (decompressed) log."""
+        """A binary stream of the (decompressed, UTF-8) log."""
         if self.path is None:
             return sys.stdin.buffer
-        if self.compressed:
-            return gzip.open(self.path, "rb")  # type: ignore[return-value]
-        return open(self.path, "rb", buffering=0)
+        raw = gzip.open(self.path, "rb") if self.compressed else open(self.path, "rb", buffering=0)  # noqa: SIM115
+        return TranscodedStream(raw, self.encoding) if self.encoding else raw  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,10 @@ def _source_for(path: Path, name: str) -> LogSource | Skipped:
                 head = fh.read(SNIFF_BYTES)
     except (OSError, EOFError) as exc:
         return Skipped(name, f"unreadable: {exc.strerror or exc}" if isinstance(exc, OSError) else f"bad gzip: {exc}")
-    if looks_binary(head):
+    wide = wide_encoding(head)
+    if wide is None and looks_binary(head):
         return Skipped(name, "binary file, not a text log")
-    return LogSource(name, path, rank_from_name(path), compressed, size)
+    return LogSource(name, path, rank_from_name(path), compressed, size, wide)
 
 
 def discover(

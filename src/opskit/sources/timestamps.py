@@ -11,7 +11,7 @@ _MONTHS = {
     for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)
 }
 _TS_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T _](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?")
-_TS_GLOG = re.compile(r"(?:^|[\[\s:])[IWEF](\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{1,9})")
+_TS_GLOG = re.compile(r"(?:^|[\[\s:])[IWEF](\d{1,2})(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{1,9})")  # E626 = June 26
 _TS_TEXT = re.compile(
     r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?: (\d{4}))?", re.I
 )
@@ -31,7 +31,8 @@ def parse_timestamp(text: str, *, default_year: int | None = None) -> tuple[pd.T
     Reads ISO 8601 (``2026-11-28 10:02:11,123``, ``2026-11-28T10:02:11Z``, torchrun's
     ``2026-11-28_10:02:11``), glog (``E1128 10:02:11.123456``, as PyTorch's C++ logs print) and
     syslog/``dmesg -T`` (``Nov 28 10:02:11 [2026]``). Times without a zone are taken as UTC; a
-    missing year is ``default_year`` (the current year when None).
+    missing year is ``default_year``; when None, the current year unless that puts the time more than a
+    day in the future (a December stamp read in January), then the year before.
     """
     head = text[:300]
     m = _TS_ISO.search(head)
@@ -43,14 +44,25 @@ def parse_timestamp(text: str, *, default_year: int | None = None) -> tuple[pd.T
             digits = zone[1:].replace(":", "")
             ts = ts - sign * pd.Timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         return ts, ts is not None
-    year = default_year or pd.Timestamp.now(tz="UTC").year
     m = _TS_GLOG.search(head)
     if m:
         mo, d, hh, mi, ss, frac = m.groups()
-        return _ts(year, int(mo), int(d), int(hh), int(mi), int(ss), frac), False
+        return _yearless(default_year, int(mo), int(d), int(hh), int(mi), int(ss), frac), False
     m = _TS_TEXT.search(head)
     if m:
         mon, d, hh, mi, ss, y = m.groups()
-        stated = y is not None
-        return _ts(int(y) if stated else year, _MONTHS[mon.lower()], int(d), int(hh), int(mi), int(ss)), stated
+        if y is not None:
+            return _ts(int(y), _MONTHS[mon.lower()], int(d), int(hh), int(mi), int(ss)), True
+        return _yearless(default_year, _MONTHS[mon.lower()], int(d), int(hh), int(mi), int(ss)), False
     return None, False
+
+
+def _yearless(default_year: int | None, *fields: int | str | None) -> pd.Timestamp | None:
+    """A time whose log wrote no year: ``default_year``, or the latest year that is not in the future."""
+    if default_year is not None:
+        return _ts(default_year, *fields)
+    now = pd.Timestamp.now(tz="UTC")
+    ts = _ts(now.year, *fields)
+    if ts is not None and ts > now + pd.Timedelta(days=1):
+        ts = _ts(now.year - 1, *fields)
+    return ts

@@ -20,13 +20,23 @@ Usage = namedtuple("Usage", "total used free")
 GIB = 1024**3
 
 
-def test_disk_space_thresholds():
-    full = check_disk_space(["/data"], usage=lambda p: Usage(100 * GIB, 99 * GIB, 1 * GIB))[0]
+def test_disk_space_thresholds(tmp_path):
+    data = [str(tmp_path)]
+    full = check_disk_space(data, usage=lambda p: Usage(100 * GIB, 99 * GIB, 1 * GIB))[0]
     assert full.status == Status.FAIL and full.observed == 99.0 and full.next_step
-    warn = check_disk_space(["/data"], usage=lambda p: Usage(100 * GIB, 92 * GIB, 8 * GIB))[0]
+    warn = check_disk_space(data, usage=lambda p: Usage(100 * GIB, 92 * GIB, 8 * GIB))[0]
     assert warn.status == Status.WARN
-    ok = check_disk_space(["/data"], usage=lambda p: Usage(100 * GIB, 40 * GIB, 60 * GIB))[0]
+    ok = check_disk_space(data, usage=lambda p: Usage(100 * GIB, 40 * GIB, 60 * GIB))[0]
     assert ok.status == Status.PASS and ok.next_step is None
+
+
+def test_a_missing_disk_path_is_never_a_pass_against_its_parent(tmp_path):
+    missing = tmp_path / "checkpoints" / "run-7"
+    (row,) = check_disk_space([missing], usage=lambda p: Usage(100 * GIB, 40 * GIB, 60 * GIB))
+    assert row.status == Status.WARN and row.subject == str(missing)
+    assert "does not exist" in row.message and "disk_paths" in row.next_step
+    (full,) = check_disk_space([missing], usage=lambda p: Usage(100 * GIB, 99 * GIB, 1 * GIB))
+    assert full.status == Status.FAIL
 
 
 def test_host_memory_from_meminfo(tmp_path):

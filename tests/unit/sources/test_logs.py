@@ -176,3 +176,17 @@ def test_preserve_evidence_copies_with_checksums_and_refuses_to_overwrite(tmp_pa
     assert {e["rank"] for e in manifest["files"]} == {0, 1, 2, 3, None}
     with pytest.raises(InputError):
         preserve_evidence(sources, keep)
+
+
+def test_a_utf16_log_is_read_as_text_with_its_lines_and_excerpts(tmp_path):
+    from opskit.sources.logs import discover, iter_regions, read_excerpt
+
+    path = tmp_path / "train.log"
+    path.write_bytes("step 1\r\nstep 2 é\r\nRuntimeError: boom\r\n".encode("utf-16"))
+    (source,), skipped = discover(path)
+    assert skipped == [] and source.encoding is not None and source.encoding.lower().startswith("utf-16")
+    with source.open() as fh:
+        data = b"".join(r.data[r.start : r.end] for r in iter_regions(fh))
+    assert data.decode("utf-8").splitlines() == ["step 1", "step 2 é", "RuntimeError: boom"]
+    offset = data.index(b"RuntimeError")
+    assert read_excerpt(source, offset, before=1, after=0) == [(-1, "step 2 é"), (0, "RuntimeError: boom")]

@@ -8,9 +8,18 @@ from typing import Any
 
 # ---------------------------------------------------------------- sizes
 
-_UNITS = {"b": 1 / 2**20, "kib": 1 / 1024, "kb": 1 / 1024, "mib": 1.0, "mb": 1.0, "gib": 1024.0, "gb": 1024.0}
-_UNITS.update({"tib": 1024.0**2, "tb": 1024.0**2})
-_SIZE = r"([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)\b"
+_UNITS = {
+    "b": 1 / 2**20,
+    "bytes": 1 / 2**20,
+    "kib": 1 / 1024,
+    "kb": 1 / 1024,
+    "mib": 1.0,
+    "mb": 1.0,
+    "gib": 1024.0,
+    "gb": 1024.0,
+}
+_UNITS.update({"tib": 1024.0**2, "tb": 1024.0**2, "bytes": 1 / 2**20})  # 1.x: "0 bytes free"
+_SIZE = r"([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|bytes|B)\b"
 
 
 def size_to_mib(number: str | float, unit: str) -> float:
@@ -21,19 +30,20 @@ def size_to_mib(number: str | float, unit: str) -> float:
 # ---------------------------------------------------------------- CUDA out of memory
 
 _OOM_REQ = re.compile(r"Tried to allocate " + _SIZE, re.I)
-_OOM_TOTAL = re.compile(r"GPU (\d+) has a total capacity of " + _SIZE + r" of which " + _SIZE + r" is free", re.I)
+_OOM_TOTAL = re.compile(r"GPU (\d+) has a total capac(?:i)?ty of " + _SIZE + r" of which " + _SIZE + r" is free", re.I)
 _OOM_PROC = re.compile(r"Process (\d+) has " + _SIZE + r" memory in use", re.I)
 _OOM_SELF = re.compile(r"this process has " + _SIZE + r" memory in use", re.I)
 _OOM_ALLOC = re.compile(_SIZE + r" is allocated by PyTorch", re.I)
 _OOM_RESERVED_FREE = re.compile(_SIZE + r" is reserved by PyTorch but unallocated", re.I)
-# PyTorch 1.x: (GPU 0; 15.78 GiB total capacity; 14.56 GiB already allocated; 3.44 MiB free; 14.73 GiB reserved ...)
-_OOM_OLD = re.compile(
-    r"\(GPU (\d+); " + _SIZE + r" total capacity; " + _SIZE + r" already allocated; " + _SIZE + r" free; "
-    r"(?:" + _SIZE + r" allowed; )?" + _SIZE + r" reserved in total by PyTorch",
-    re.I,
-)
+# PyTorch 1.x: (GPU 0; 15.78 GiB total capacity; 14.56 GiB already allocated; 3.44 MiB free; 14.73 GiB reserved
+# in total by PyTorch) from 1.4; up to 1.3 the last figure is "4.68 MiB cached": the cache's unallocated part.
+_OOM_OLD = re.compile(r"\(GPU (\d+); " + _SIZE + r" total capacity", re.I)
+_OOM_OLD_ALLOC = re.compile(_SIZE + r" already allocated", re.I)
+_OOM_OLD_FREE = re.compile(r"; " + _SIZE + r" free\b", re.I)
+_OOM_OLD_RESERVED = re.compile(_SIZE + r" reserved in total by PyTorch", re.I)
+_OOM_OLD_CACHED = re.compile(_SIZE + r" cached\)", re.I)
 _OOM_HINT = re.compile(
-    r"If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
+    r"If reserved but unallocated memory is large try setting PYTORCH_(?:CUDA|HIP)_ALLOC_CONF=expandable_segments:True"
     r"[^.]*\.?",
     re.I,
 )
@@ -62,6 +72,7 @@ class CudaOom:
     classification: str
     expandable_segments_set: bool
     suggestion: str
+    own_process_pid: int | None = None  # "Process N" that is the job itself (a container's PID namespace)
 
     @property
     def other_processes_mib(self) -> float:
@@ -87,6 +98,8 @@ def classify_oom(
         return "unknown"
     req = requested or 0.0
     tot = total or 0.0
+    if tot and req > tot:  # larger than the whole GPU: no cache setting or other process is to blame
+        return "capacity"
     if other_processes_mib > 0 and other_processes_mib >= max(req, 0.05 * tot):
         return "contention"
     if (
@@ -114,12 +127,32 @@ def _oom_suggestion(kind: str, oom: dict[str, Any]) -> str:
             "expandable_segments is already set and memory is still fragmented: lower the peak (smaller "
             "micro-batch, activation checkpointing) or keep tensor shapes stable between steps"
         )
+    if kind == "capacity" and oom.get("total") and (oom.get("requested") or 0) > oom["total"]:
+        return (
+            f"one allocation of {oom['requested']:,.0f} MiB is larger than the whole GPU ({oom['total']:,.0f} MiB): "
+            "no allocator setting helps; shrink the tensor (batch, sequence length, resolution) or shard it"
+        )
     if kind == "capacity":
         return (
             "the job needs more memory than the GPU has: smaller micro-batch with gradient accumulation, "
             "activation checkpointing, bf16 mixed precision, ZeRO/FSDP sharding (open diagnose_gpu_oom)"
         )
     return "the message has no figures: rerun with the framework's memory summary (torch.cuda.memory_summary())"
+
+
+def _size(pattern: re.Pattern, text: str) -> float | None:
+    m = pattern.search(text)
+    return size_to_mib(*m.groups()) if m else None
+
+
+def _own_process(processes: tuple[tuple[int, float], ...], allocated: float | None, cached: float | None) -> int | None:
+    """The listed process that holds at least PyTorch's own memory: in a container the job sees its own
+    process as "Process N" (another PID namespace), and PyTorch's allocation must live inside it."""
+    if allocated is None:
+        return None
+    own_floor = allocated + (cached or 0.0)
+    fits = [(mib, pid) for pid, mib in processes if mib >= own_floor * 0.99]
+    return min(fits)[1] if fits else None
 
 
 def parse_cuda_oom(text: str, *, alloc_conf: str | None = None) -> CudaOom:
@@ -147,12 +180,17 @@ def parse_cuda_oom(text: str, *, alloc_conf: str | None = None) -> CudaOom:
         in_use = size_to_mib(*m.groups())
     m = _OOM_OLD.search(text)
     if m:
-        g = m.groups()
-        gpu = int(g[0])
-        total, allocated, free = size_to_mib(g[1], g[2]), size_to_mib(g[3], g[4]), size_to_mib(g[5], g[6])
-        reserved = size_to_mib(g[9], g[10])
-        reserved_free = max(0.0, reserved - allocated)
-    others = tuple((int(pid), size_to_mib(n, u)) for pid, n, u in _OOM_PROC.findall(text))
+        gpu, total = int(m.group(1)), size_to_mib(m.group(2), m.group(3))
+        allocated = _size(_OOM_OLD_ALLOC, text)
+        free = _size(_OOM_OLD_FREE, text)
+        reserved = _size(_OOM_OLD_RESERVED, text)
+        if reserved is not None and allocated is not None:
+            reserved_free = max(0.0, reserved - allocated)
+        else:
+            reserved_free = _size(_OOM_OLD_CACHED, text)
+    processes = tuple((int(pid), size_to_mib(n, u)) for pid, n, u in _OOM_PROC.findall(text))
+    own = _own_process(processes, allocated, reserved_free) if in_use is None else None
+    others = tuple(p for p in processes if p[0] != own)
     if alloc_conf is not None:
         expandable = bool(_EXPANDABLE.search(alloc_conf))
     else:
@@ -160,6 +198,7 @@ def parse_cuda_oom(text: str, *, alloc_conf: str | None = None) -> CudaOom:
     other_mib = float(sum(mib for _, mib in others))
     kind = classify_oom(requested, total, reserved_free, other_mib)
     facts = {"others": other_mib, "gpu": gpu, "reserved_unallocated": reserved_free or 0.0, "expandable": expandable}
+    facts.update(requested=requested, total=total)
     return CudaOom(
         gpu=gpu,
         requested_mib=requested,
@@ -169,6 +208,7 @@ def parse_cuda_oom(text: str, *, alloc_conf: str | None = None) -> CudaOom:
         reserved_unallocated_mib=reserved_free,
         process_in_use_mib=in_use,
         other_processes=others,
+        own_process_pid=own,
         classification=kind,
         expandable_segments_set=expandable,
         suggestion=_oom_suggestion(kind, facts),

@@ -10,14 +10,15 @@ from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from opskit.analyses.faults.catalogue import Catalogue, FaultClass, classify_line, engine_for, load_catalogue
 from opskit.analyses.faults.cuda_oom import parse_cuda_oom
 from opskit.analyses.faults.distributed import parse_nccl_watchdog, parse_torchrun_failure
 from opskit.analyses.faults.engines import hyperscan_available
 from opskit.analyses.faults.findings import MAX_FINDINGS_PER_FILE, MAX_TEXT_CHARS, Finding, ScanResult, SourceStats
+from opskit.analyses.faults.metrics import CANDIDATE, MetricWatch
 from opskit.analyses.faults.ranking import rank_findings
+from opskit.analyses.faults.signals import attribute_kills
 from opskit.analyses.faults.xid import decode_xid, parse_xid_line
 from opskit.errors import InputError
 from opskit.privacy import mask
@@ -33,6 +34,7 @@ from opskit.sources.logs import (
 )
 from opskit.sources.timestamps import parse_timestamp
 
+INCOMPLETE = "not read in full"  # reason prefix of a source whose reading stopped before its end
 CONTEXT_LINES = 14  # lines read around a finding for its timestamp or torchrun's report
 
 
@@ -61,11 +63,40 @@ class _FileScan:
         self.findings: list[tuple[Finding, bool, int]] = []  # finding, year stated, byte offset
         self.kept: Counter = Counter()
 
+        self.metrics = MetricWatch()
+        self.metric_offset = 0
+        self.damage: str | None = None  # why reading stopped before the end (a truncated .gz), if it did
+
     def add(self, raw: bytes, line: int, offset: int) -> None:
         text = decode_line(raw[: MAX_TEXT_CHARS * 4].rstrip(b"\r"))
         fc = classify_line(text if len(raw) <= MAX_TEXT_CHARS * 4 else decode_line(raw), self.catalogue)
         if fc is None:
             return
+        self._keep(fc, text, line, offset, {})
+
+    def add_metric(self, raw: bytes, line: int, offset: int) -> None:
+        """Feed a metric line to the divergence rules (:mod:`opskit.analyses.faults.metrics`)."""
+        if self.metrics.found is None:
+            low = raw.lower()
+            if b"nan" not in low and b"inf" not in low:  # every figure finite: no divergence here, streak broken
+                self.metrics.reset()
+                return
+            self.metrics.feed(line, decode_line(raw[: MAX_TEXT_CHARS * 4].rstrip(b"\r")))
+            if self.metrics.found is not None:
+                self.metric_offset = offset
+
+    def finish(self) -> None:
+        """Turn a divergence the metric rules proved into a ``nan_loss`` finding."""
+        found = self.metrics.found
+        fc = next((c for c in self.catalogue.classes if c.name == "nan_loss"), None)
+        if found is None or fc is None:
+            return
+        line, text, details = found
+        if any(f.fault == "nan_loss" and f.line <= line for f, _, _ in self.findings):
+            return
+        self._keep(fc, text, line, self.metric_offset, details)
+
+    def _keep(self, fc: FaultClass, text: str, line: int, offset: int, extra: dict) -> None:
         self.counts[fc.name] += 1
         if self.kept[fc.name] >= MAX_FINDINGS_PER_FILE:
             return
@@ -82,12 +113,61 @@ class _FileScan:
             rank=rank if rank is not None else self.source.rank,
             timestamp=ts,
             severity=fc.severity,
-            details=_line_details(fc, text),
+            details={**_line_details(fc, text), **extra},
             tier=fc.tier,
             runbook=fc.runbook,
             title=fc.title,
         )
         self.findings.append((finding, stated or ts is None, offset))
+
+
+class _UntilDamage:
+    """A stream read in pieces that ends, instead of raising, where its data is damaged (a truncated ``.gz``):
+    what came before is kept and the damage noted in ``state.damage``."""
+
+    PIECE = 1 << 16  # at most this much before the damage is lost
+
+    def __init__(self, stream, state: _FileScan):
+        self.stream, self.state = stream, state
+
+    def read(self, n: int = -1) -> bytes:
+        if self.state.damage is not None:
+            return b""
+        parts: list[bytes] = []
+        want = n if n is not None and n >= 0 else 1 << 62
+        while want > 0:
+            try:
+                piece = self.stream.read(min(want, self.PIECE))
+            except (OSError, EOFError) as exc:
+                self.state.damage = str(exc) or type(exc).__name__
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            want -= len(piece)
+        return b"".join(parts)
+
+
+def _regions_until_damage(state: _FileScan, stream, block_bytes: int):
+    """The stream's regions up to the end or to the damage (kept in ``state.damage``)."""
+    yield from iter_regions(_UntilDamage(stream, state), block_bytes=block_bytes)
+
+
+def _scan_metrics(state: _FileScan, data: bytes, start: int, end: int, line_no: int, base: int) -> None:
+    """Feed the lines of a block that carry a gradient norm or a loss scale to the metric rules."""
+    if state.metrics.found is not None:
+        return
+    pos, ln, last = start, line_no, -1
+    for m in CANDIDATE.finditer(data, start, end):
+        ls = max(data.rfind(b"\n", start, m.start()) + 1, start)
+        if ls == last:
+            continue
+        ln += data.count(b"\n", pos, ls)
+        pos, last = ls, ls
+        le = data.find(b"\n", m.end(), end)
+        state.add_metric(data[ls : end if le < 0 else le], ln, base + ls)
+        if state.metrics.found is not None:
+            return
 
 
 def _count_newlines(data: bytes, start: int, end: int) -> int:
@@ -106,7 +186,7 @@ def _scan_source(
     ends_with_newline = True
     stream = source.open()
     try:
-        for region in iter_regions(stream, block_bytes=block_bytes):
+        for region in _regions_until_damage(state, stream, block_bytes):
             data, start, end = region.data, region.start, region.end
             nbytes += end - start
             ends = engine.match_ends(data, start, end)
@@ -121,17 +201,19 @@ def _scan_source(
                     le = data.find(b"\n", e, end)
                     state.add(data[ls : end if le < 0 else le], ln, region.offset + ls)
                     last_start = ls
+            _scan_metrics(state, data, start, end, line_no, region.offset)
             if not region.continued:
                 line_no += _count_newlines(data, start, end)
                 ends_with_newline = data[end - 1 : end] == b"\n"
     finally:
         if source.path is not None:
             stream.close()
+    state.finish()
     lines = line_no - 1 + (0 if ends_with_newline else 1)
     return state, lines, nbytes
 
 
-def _enrich(state: _FileScan, default_year: int, expected_ranks: set[int]) -> list[Finding]:
+def _enrich(state: _FileScan, default_year: int | None, expected_ranks: set[int]) -> list[Finding]:
     """Add context that needs nearby lines: timestamps from the lines before, torchrun blocks."""
     out = []
     for finding, stated, offset in state.findings:
@@ -163,7 +245,7 @@ def _enrich(state: _FileScan, default_year: int, expected_ranks: set[int]) -> li
 _EXIT_FIELD = re.compile(r"^(?:\[\w+\]:)?\s*exitcode\s*:")
 
 
-def _torchrun_context(f: Finding, lines: list[tuple[int, str]], root_block: bool, default_year: int) -> Finding:
+def _torchrun_context(f: Finding, lines: list[tuple[int, str]], root_block: bool, default_year: int | None) -> Finding:
     """Rank, time and the @record hint of a finding inside torchrun's failure report."""
     if root_block:
         block = parse_torchrun_failure([t for i, t in lines if i >= 0])
@@ -222,13 +304,19 @@ def scan(
     states: list[tuple[_FileScan, int, int]] = []
     for source in sources:
         try:
-            states.append(_scan_source(source, cat, eng, counts, block_bytes))
+            state, lines, nbytes = _scan_source(source, cat, eng, counts, block_bytes)
         except (OSError, EOFError) as exc:
             skipped.append(Skipped(source.name, f"unreadable: {exc}"))
+            continue
+        states.append((state, lines, nbytes))
+        if state.damage is not None:  # what was found before the damage is kept, and the gap is said
+            read = f"{nbytes:,} bytes ({lines:,} lines) read"
+            skipped.append(Skipped(source.name, f"{INCOMPLETE}: {read}, then {state.damage}"))
     years = [f.timestamp.year for st, _, _ in states for f, stated, _ in st.findings if stated and f.timestamp]
-    default_year = Counter(years).most_common(1)[0][0] if years else pd.Timestamp.now(tz="UTC").year
+    default_year = Counter(years).most_common(1)[0][0] if years else None  # None: no stamp lands in the future
     expected = {s.rank for s in sources if s.rank is not None}
     findings = [f for st, _, _ in states for f in _enrich(st, default_year, expected)]
+    findings = attribute_kills(findings, cat)
     ranked, reason = rank_findings(findings, [s.name for s in sources])
     timeouts = [(f.rank, f.text) for f in ranked if f.fault == "nccl_timeout"]
     watchdog = parse_nccl_watchdog(timeouts, expected_ranks=sorted(expected) or None) if timeouts else None

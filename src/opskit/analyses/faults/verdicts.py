@@ -32,19 +32,38 @@ def finding_verdicts(result: ScanResult) -> list[Verdict]:
 
     The root cause's group is FAIL with the message ``root cause``; a group of a later tier is WARN
     (a likely consequence of the root cause); another group of the root cause's tier is FAIL (an
-    independent fault). No finding at all is one PASS row.
+    independent fault). No finding at all is one PASS row, or WARN when nothing was read ("nothing to
+    judge") or a source was not read in full; each such source adds a WARN row naming it and how much was read.
     """
+    gaps = [
+        Verdict(
+            LOG_CHECK,
+            Status.WARN,
+            subject=s.name,
+            message=f"{s.name}: {s.reason}; the verdicts cover only what was read",
+            next_step="copy the log again (a .gz cut short is re-fetched whole) and rerun",
+        )
+        for s in result.skipped
+    ]
     if result.root_cause is None:
-        return [
-            Verdict(
-                LOG_CHECK,
-                Status.PASS,
-                subject=f"{result.files_read} file(s)",
-                observed=0,
-                unit="findings",
-                message=f"no known fault signature in {result.lines_read:,} lines",
-            )
-        ]
+        if result.lines_read == 0:
+            status, message = Status.WARN, f"nothing to judge: {result.files_read} file(s) with no lines"
+        elif gaps:
+            status, message = Status.WARN, f"no known fault signature in the {result.lines_read:,} lines read"
+        else:
+            status, message = Status.PASS, f"no known fault signature in {result.lines_read:,} lines"
+        head = Verdict(
+            LOG_CHECK,
+            status,
+            subject=f"{result.files_read} file(s)",
+            observed=0,
+            unit="findings",
+            message=message,
+            next_step="pass the job's own log (an empty file or the wrong path judges nothing)"
+            if result.lines_read == 0
+            else None,
+        )
+        return [head, *gaps]
     root = result.root_cause
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in result.findings:
@@ -72,4 +91,4 @@ def finding_verdicts(result: ScanResult) -> list[Verdict]:
                 message=message,
             )
         )
-    return rows
+    return [*rows, *gaps]

@@ -79,11 +79,14 @@ def _changes(cfg: JobConfig) -> list[tuple[str, str, JobConfig, str]]:
     return out
 
 
-def rank_remedies(estimate: MemoryEstimate, *, reserved_unallocated_gib: float | None = None) -> list[Remedy]:
+def rank_remedies(
+    estimate: MemoryEstimate, *, reserved_unallocated_gib: float | None = None, requested_gib: float | None = None
+) -> list[Remedy]:
     """Remedies for ``estimate`` ranked by expected saving per GPU, largest first (unknown savings last).
 
     Each saving comes from re-estimating the changed config. ``expandable_segments`` is offered only when it
-    is not already set, with the reserved-but-unallocated memory of the OOM message as its saving.
+    is not already set, with the reserved-but-unallocated memory of the OOM message as its saving, and never
+    when the failed request (``requested_gib``) is larger than the whole GPU: no allocator setting helps then.
     """
     cfg = estimate.config
     out: list[Remedy] = []
@@ -92,7 +95,8 @@ def rank_remedies(estimate: MemoryEstimate, *, reserved_unallocated_gib: float |
         saving = estimate.total_gib - after.total_gib
         if saving > 0.005:
             out.append(Remedy(name, change, saving, after.total_gib, after.fits, cost))
-    if not cfg.expandable_segments:
+    too_big = bool(requested_gib and estimate.capacity_gib > 0 and requested_gib > estimate.capacity_gib)
+    if not cfg.expandable_segments and not too_big:
         saving = reserved_unallocated_gib if reserved_unallocated_gib and reserved_unallocated_gib > 0 else None
         after = estimate.total_gib - saving if saving else None
         fits = None if after is None or estimate.capacity_gib <= 0 else after <= estimate.capacity_gib

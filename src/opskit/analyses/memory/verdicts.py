@@ -100,7 +100,8 @@ def judge_job_memory(
     """
     estimate = estimate_memory(apply_oom_figures(config, figures, gpu_memory_gib=gpu_memory_gib))
     reserved = figures.reserved_unallocated_gib if figures is not None else None
-    remedies = rank_remedies(estimate, reserved_unallocated_gib=reserved)
+    requested = figures.requested_gib if figures is not None else None
+    remedies = rank_remedies(estimate, reserved_unallocated_gib=reserved, requested_gib=requested)
     plan = plan_to_fit(estimate)
     rows = judge_memory(estimate, remedies, plan)
     if figures is not None:

@@ -292,7 +292,8 @@ def test_line_anchored_pattern_in_the_middle_of_a_block(tmp_path, engine):
         pytest.importorskip("hyperscan")
     (tmp_path / "job.out").write_text("step 1\nstep 2\nKilled\nnot Killed here\n")
     result = scan(tmp_path / "job.out", engine=engine)
-    assert [(f.fault, f.line) for f in result.findings] == [("killed_preempted", 3)]
+    # a bare "Killed" with nothing else to explain it is read as the OOM killer's SIGKILL
+    assert [(f.fault, f.line) for f in result.findings] == [("host_oom", 3)]
 
 
 def test_catalogue_that_is_not_a_mapping_is_an_input_error(tmp_path):

@@ -111,6 +111,14 @@ def test_expandable_segments_is_not_offered_when_already_set_and_fp32_gets_mixed
     assert "mixed precision" in names
 
 
+def test_expandable_segments_is_not_offered_for_a_request_larger_than_the_whole_gpu():
+    est = estimate_memory(llama7b())
+    assert est.capacity_gib > 0
+    fits = [r.name for r in rank_remedies(est, reserved_unallocated_gib=0.5, requested_gib=est.capacity_gib / 2)]
+    too_big = [r.name for r in rank_remedies(est, reserved_unallocated_gib=0.5, requested_gib=est.capacity_gib * 4)]
+    assert "allocator expandable_segments" in fits and "allocator expandable_segments" not in too_big
+
+
 def test_single_gpu_gets_no_zero_remedy():
     names = [r.name for r in rank_remedies(estimate_memory(llama7b(gpus=1, zero_stage=0)))]
     assert not any(n.startswith("ZeRO") for n in names)
