@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,34 @@ from opskit.errors import MissingDependencyError
 
 ENV_URI = "OPSKIT_MLFLOW_URI"
 DEFAULT = "default"
+TIMEOUT_S = 5
+"""Seconds one HTTP request to a tracking server may take; with one retry a dead server fails fast."""
+MAX_RETRIES = 1
+MODEL_PARAMETERS = {
+    "model_name": "opskit.model_name",
+    "model": "opskit.model_name",
+    "model_version": "opskit.model_version",
+}
+"""Runbook parameters that name a model: recorded as tags, so runs can be found per model version."""
+
+
+@contextmanager
+def short_http_timeouts(timeout_s: int = TIMEOUT_S, max_retries: int = MAX_RETRIES):
+    """Set MLflow's HTTP timeout and retries for the block only (MLflow's defaults retry for minutes)."""
+    names = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(max_retries),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    }
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({k: v for k, v in names.items() if saved[k] is None})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
 
 
 def resolve_uri(value: str | None, reports_dir: str | os.PathLike[str]) -> str | None:
@@ -49,7 +78,16 @@ def _metric_name(name: str) -> str:
 
 
 def record_run(summary: Mapping[str, Any], report_dir: Path, uri: str) -> str:
-    """Log one finished run to MLflow at ``uri``; returns the MLflow run id."""
+    """Log one finished run to MLflow at ``uri``; returns the MLflow run id.
+
+    HTTP requests get ``TIMEOUT_S`` seconds and ``MAX_RETRIES`` retry unless the environment sets
+    ``MLFLOW_HTTP_REQUEST_TIMEOUT``/``MLFLOW_HTTP_REQUEST_MAX_RETRIES``: a dead server costs seconds.
+    """
+    with short_http_timeouts():
+        return _record_run(summary, report_dir, uri)
+
+
+def _record_run(summary: Mapping[str, Any], report_dir: Path, uri: str) -> str:
     try:
         import mlflow
     except ImportError as exc:
@@ -73,6 +111,10 @@ def record_run(summary: Mapping[str, Any], report_dir: Path, uri: str) -> str:
         "opskit.report_dir": str(report_dir),
         "opskit.started_at": summary.get("started_at", ""),
     }
+    for key, tag in MODEL_PARAMETERS.items():
+        value = (summary.get("parameters") or {}).get(key)
+        if value not in (None, "") and tag not in tags:
+            tags[tag] = str(value)[:5000]
     if summary.get("label"):
         tags["opskit.label"] = summary["label"]
     if summary.get("error"):

@@ -38,3 +38,37 @@ def test_unreachable_store_is_reported_and_the_report_still_stands(tmp_path, run
     result = run_runbook(runbook_fixture("empty"), reports_dir=tmp_path, mlflow_uri=f"sqlite:///{blocker}/mlflow.db")
     assert result.mlflow_run_id is None and result.mlflow_error
     assert (result.report_dir / "summary.json").exists() and result.exit_code == 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dead_tracking_server_fails_with_a_connection_error_and_env_is_restored(tmp_path, runbook_fixture, monkeypatch):
+    import os
+
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    result = run_runbook(runbook_fixture("empty"), reports_dir=tmp_path, mlflow_uri=uri)
+    assert result.mlflow_run_id is None
+    assert "127.0.0.1" in result.mlflow_error and "retries" in result.mlflow_error.lower()
+    assert (result.report_dir / "summary.json").exists() and result.exit_code == 0
+    assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in os.environ and "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+
+
+def test_short_timeouts_keep_values_the_user_set(monkeypatch):
+    import os
+
+    from opskit.tracking import short_http_timeouts
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    with short_http_timeouts(timeout_s=2, max_retries=0):
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30" and "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
