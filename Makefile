@@ -25,6 +25,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check src tests bench runbooks && $(BIN)/ruff format --check src tests bench runbooks
 	@./scripts/ensure-prometheus || true
+	@./scripts/ensure-alertmanager || true
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: setup

@@ -14,7 +14,9 @@ GPU_PRICES = "gpu_prices.csv"
 CUDA_COMPAT = "cuda_compat.csv"
 XID_CODES = "xid.csv"
 FAULT_SIGNATURES = "fault_signatures.yaml"
-TABLES = (GPU_PRICES, CUDA_COMPAT, XID_CODES, FAULT_SIGNATURES)
+POSTMORTEM_TEXT = "postmortem_text.yaml"
+PICKLE_ALLOWLIST = "pickle_allowlist.csv"
+TABLES = (GPU_PRICES, CUDA_COMPAT, XID_CODES, FAULT_SIGNATURES, POSTMORTEM_TEXT, PICKLE_ALLOWLIST)
 
 
 def bundled_path(name: str) -> Path:

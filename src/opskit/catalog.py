@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from opskit.errors import RunbookNotFoundError
+from opskit.errors import InputError, RunbookNotFoundError
 from opskit.parameters import Parameter, parse_parameters_cell
 
 PARAMETERS_TAG = "parameters"
@@ -45,7 +45,14 @@ class Runbook:
 
     @cached_property
     def notebook(self) -> nbformat.NotebookNode:
-        return nbformat.read(self.path, as_version=4)
+        try:
+            return nbformat.read(self.path, as_version=4)
+        except (OSError, ValueError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
+            raise InputError(
+                f"not a readable notebook: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}",
+                path=self.path,
+                hint="restore it from git (git checkout -- FILE) or open it in JupyterLab to repair it",
+            ) from None
 
     @cached_property
     def title(self) -> str:

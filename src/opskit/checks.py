@@ -27,17 +27,20 @@ SUMMARY_MIMETYPE = "application/vnd.opskit.summary+json"
 
 
 class Status(StrEnum):
-    """Outcome of a check. Severity order, worst first: FAIL, ERROR, WARN, PASS, SKIP."""
+    """Outcome of a check. Severity order, worst first: ERROR, FAIL, WARN, PASS, SKIP.
 
-    FAIL = "FAIL"
+    ERROR ranks above FAIL: a row that could not be judged (an input that could not be used) must
+    never hide behind verdicts on the inputs that could, so it heads the table and sets exit 2."""
+
     ERROR = "ERROR"
+    FAIL = "FAIL"
     WARN = "WARN"
     PASS = "PASS"
     SKIP = "SKIP"
 
     @property
     def severity(self) -> int:
-        """Higher is worse: FAIL 4, ERROR 3, WARN 2, PASS 1, SKIP 0."""
+        """Higher is worse: ERROR 4, FAIL 3, WARN 2, PASS 1, SKIP 0."""
         return _SEVERITY[self]
 
     @property
@@ -60,7 +63,7 @@ class Status(StrEnum):
         return self.value
 
 
-_SEVERITY = {Status.FAIL: 4, Status.ERROR: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
+_SEVERITY = {Status.ERROR: 4, Status.FAIL: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
 _COLOURS = {
     Status.FAIL: "#c62828",
     Status.ERROR: "#6a1b9a",

@@ -89,6 +89,14 @@ def _run(args: argparse.Namespace) -> int:
     for key, value in args.param or []:
         params[key] = value
     book = get_runbook(args.name)
+    incident = None
+    if args.incident:
+        from opskit.errors import InputError
+        from opskit.incidents import incident_dir
+
+        incident = incident_dir(args.incidents_root, args.incident)
+        if not incident.is_dir():
+            raise InputError("no such incident", path=incident, hint=f"opskit incident new {args.incident}")
     progress = _ProgressPrinter(book.name)
     try:
         result = run_runbook(
@@ -115,17 +123,41 @@ def _run(args: argparse.Namespace) -> int:
     if s.get("error"):
         err = s["error"]
         print(f"error: cell {err.get('execution_count')} raised {err.get('ename')}: {err.get('evalue')}")
-    for c in s["checks"]:
-        if c["status"] in ("FAIL", "ERROR"):
+    for status in ("ERROR", "FAIL"):  # what could not be judged first: it is why the exit code is 2
+        for c in (c for c in s["checks"] if c["status"] == status):
             subject = f" [{c['subject']}]" if c.get("subject") else ""
-            print(f"  {c['status']:<5} {c['name']}{subject}: {c.get('message') or c.get('next_step') or ''}")
+            print(f"  {c['status']:<5} {c['name']}{subject}: {_observed_vs_threshold(c)}")
     if result.mlflow_error:
         print(f"warning: the run was not recorded in MLflow: {result.mlflow_error}", file=sys.stderr)
     if result.mlflow_run_id:
         print(f"mlflow: run {result.mlflow_run_id} in experiment opskit/{book.name}")
+    if incident is not None:
+        from opskit.incidents import attach_report
+
+        print(f"incident: filed as {attach_report(incident, result.report_dir)}")
+    if args.metrics_textfile or args.pushgateway:
+        from opskit.monitoring.metrics import publish_summary_metrics
+
+        try:  # the report stands on its own, as with MLflow
+            for where in publish_summary_metrics(s, textfile=args.metrics_textfile, pushgateway=args.pushgateway):
+                print(f"metrics: {where}")
+        except (OSError, OpskitError) as exc:
+            print(f"warning: metrics not published: {exc}", file=sys.stderr)
     print(f"report: {result.html_path}")
     print(result.report_dir)
     return result.exit_code
+
+
+def _observed_vs_threshold(check: dict) -> str:
+    """``observed 412 ms > threshold 300 ms: message`` where the row has them, else its message."""
+    unit = f" {check['unit']}" if check.get("unit") else ""
+    parts = []
+    if check.get("observed") is not None:
+        parts.append(f"observed {check['observed']}{unit}")
+    if check.get("threshold") is not None:
+        parts.append(f"threshold {check['threshold']}{unit}")
+    message = check.get("message") or check.get("next_step") or ""
+    return "; ".join([*parts, message] if message else parts)
 
 
 def _samples(args: argparse.Namespace) -> int:
@@ -179,6 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URI",
         help="record the run in MLflow (default store: sqlite:///REPORTS/mlflow.db; or $OPSKIT_MLFLOW_URI)",
     )
+    p.add_argument("--incident", metavar="ID", help="also file the report under incidents/ID/reports/")
+    p.add_argument(
+        "--incidents-root", default="incidents", metavar="DIR", help="incident folders (default: ./incidents)"
+    )
+    p.add_argument(
+        "--metrics-textfile",
+        metavar="PATH",
+        help="write the run's figures and status as Prometheus metrics (textfile collector: a folder or .prom file)",
+    )
+    p.add_argument("--pushgateway", metavar="URL", help="push the run's metrics to this Pushgateway")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("samples", help="write the bundled sample data sets")
@@ -193,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum, frame):  # SIGTERM from a scheduler: clean up like Ctrl-C
+_SIGNALLED: list[int] = []
+
+
+def _terminate(signum, frame):  # SIGTERM from a scheduler: clean up like Ctrl-C, exit 128 + 15
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt
 
 
@@ -207,9 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: no report was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        written = getattr(exc, "report_dir", None)  # runner.InterruptedAfterPublish
+        if written:
+            print(f"interrupted after the report was written: {written}", file=sys.stderr)
+        else:
+            print("interrupted: no report was written (earlier reports are untouched)", file=sys.stderr)
+        return 128 + (_SIGNALLED[-1] if _SIGNALLED else signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import math
+import os
+import re
 import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -156,15 +159,15 @@ def convert_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> 
         if param.optional and text.lower() in {"none", "null"}:
             return None
         if base == "str":
-            return value
+            return check_value(param, value, runbook=runbook)
         if base == "int":
             try:
-                return int(text)
+                return check_value(param, int(text), runbook=runbook)
             except ValueError:
                 raise wrong() from None
         if base == "float":
             try:
-                return float(text)
+                return check_value(param, float(text), runbook=runbook)
             except ValueError:
                 raise wrong() from None
         if base == "bool":
@@ -196,9 +199,52 @@ def convert_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> 
     if not isinstance(value, expected):
         raise wrong()
     if base == "float":
-        return float(value)
+        return check_value(param, float(value), runbook=runbook)
+    if base == "int":
+        return check_value(param, value, runbook=runbook)
+    if base == "str":
+        return check_value(param, value, runbook=runbook)
     if base == "list":
         return list(value)
+    return value
+
+
+# Value rules by name, checked before anything runs: a number that is not finite is never a
+# setting; sizes, durations and factors named like these are positive; shares in percent are
+# 0..100; versions and digests must parse. A runbook's own code checks what is specific to it.
+_POSITIVE_SUFFIXES = ("_gib", "_gb", "_mb", "_ms", "_s", "_hours", "_minutes", "_factor", "_ratio", "_rows", "_lines")
+_VERSION = re.compile(r"^v?\d+(\.\d+){0,3}([.+-][0-9A-Za-z.+-]+)?$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def check_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> Any:
+    """``value`` when it is in range for ``param``, else a ParameterError naming it and the range."""
+
+    def bad(why: str, example: str) -> ParameterError:
+        return ParameterError(
+            f"{runbook}: parameter {param.name!r} {why}, got {value!r}",
+            name=param.name,
+            hint=f"e.g. -p {param.name} {example}",
+        )
+
+    name = param.name
+    if value == param.default:  # the default is the runbook's own ("0 = detect it")
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad("must be a finite number", _example(param))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if name.endswith("_pct") and not 0 <= value <= 100:
+            raise bad("is a percentage: 0 to 100", "85")
+        if name.endswith(_POSITIVE_SUFFIXES) and value <= 0 and not (name.endswith("_lines") and value == 0):
+            raise bad("must be greater than 0", _example(param))
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if name.endswith("_version") and not _VERSION.match(text):
+            raise bad("must be a version like 2.4.1 or 12.4", "12.4" if "cuda" in name or "driver" in name else "2.4.1")
+        if name.endswith("_sha256"):
+            digest = text.removeprefix("sha256:")
+            if len(digest) != 64 or not _HEX.match(digest):
+                raise bad("must be a SHA-256 digest: 64 hexadecimal characters", "$(sha256sum FILE | cut -c1-64)")
     return value
 
 
@@ -217,12 +263,16 @@ def _example(param: Parameter) -> str:
 def load_parameter_file(path: str) -> dict[str, Any]:
     """Parameters from a YAML (or JSON) file with one mapping at the top."""
     from opskit.errors import InputError
+    from opskit.sources.encodings import read_text
 
+    if not os.path.exists(path):
+        raise InputError("parameter file not found", path=path, hint="check the path given to -f")
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise InputError("parameter file not found", path=path, hint="check the path given to -f") from None
+        data = yaml.safe_load(read_text(path).text)
+    except InputError as exc:
+        raise InputError(
+            f"not a parameter file: {exc.reason}", path=path, hint="give -f a YAML file of 'name: value' lines"
+        ) from None
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         raise InputError(

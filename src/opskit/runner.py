@@ -37,6 +37,7 @@ from opskit.report import (
     write_atomic,
     write_index,
 )
+from opskit.report_folders import prepare, remove_stale_staging, writing
 from opskit.tracking import record_run, resolve_uri
 
 
@@ -88,10 +89,22 @@ class RunResult:
 Progress = Callable[[int, int, str, float], None]  # (index, total, state, seconds)
 
 
+class InterruptedAfterPublish(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM after the report was published (while recording it elsewhere)."""
+
+    def __init__(self, report_dir: Path):
+        super().__init__(str(report_dir))
+        self.report_dir = report_dir
+
+
 def exit_code_for(summary: Mapping[str, Any], fail_on: str) -> int:
-    """2 when the run did not complete or its worst row is ERROR (a check could not be evaluated,
-    usually bad input); 1 when its worst status reaches ``fail_on``; else 0."""
+    """2 when the run did not complete or any row is ERROR (a check could not be evaluated,
+    usually an input that could not be used), whatever else failed; 1 when the worst verdict
+    reaches ``fail_on``; else 0."""
+    checks = summary.get("checks", [])
     if summary.get("error") or summary.get("status") == Status.ERROR.value:
+        return 2
+    if any(c.get("status") == Status.ERROR.value for c in checks):
         return 2
     if fail_on not in FAIL_ON:
         raise OpskitError(f"unknown --fail-on {fail_on!r}", hint="use one of: " + ", ".join(FAIL_ON))
@@ -124,32 +137,39 @@ def run_runbook(
     values = validate_parameters(rb.parameters, dict(parameters or {}), runbook=rb.name)
     label_part = _safe_label(label)
 
-    reports = Path(reports_dir).resolve()
+    reports = Path(reports_dir).absolute()
     parent = reports / rb.name
-    parent.mkdir(parents=True, exist_ok=True)
+    prepare(parent)
     started = datetime.now(UTC)
+    remove_stale_staging(parent, utc_stamp(started))
     staging = Path(os.fspath(parent / f"{STAGING_PREFIX}{utc_stamp(started)}-{os.getpid()}"))
-    staging.mkdir()
+    with writing(staging):
+        staging.mkdir()
     t0 = time.perf_counter()
     try:
         nb, error = _execute(rb, values, staging, progress, timeout_s)
         duration = time.perf_counter() - t0
         summary = _build_summary(rb, values, nb, error, started, duration, label)
-        nbformat.write(nb, staging / f"{rb.name}.ipynb")
-        write_atomic(staging / f"{rb.name}.html", render_html(nb, summary, rb.title, show_code=show_code))
-        write_atomic(staging / "summary.json", _dumps(summary))
-        final = _publish(staging, parent, utc_stamp(started) + (f"-{label_part}" if label_part else ""))
+        with writing(staging):
+            write_atomic(staging / f"{rb.name}.ipynb", nbformat.writes(nb))
+            write_atomic(staging / f"{rb.name}.html", render_html(nb, summary, rb.title, show_code=show_code))
+            write_atomic(staging / "summary.json", _dumps(summary))
+            final = _publish(staging, parent, utc_stamp(started) + (f"-{label_part}" if label_part else ""))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    write_index(reports)
-    uri = resolve_uri(mlflow_uri, reports)
-    mlflow_run = mlflow_error = None
-    if uri:
-        try:  # the report stands on its own: a tracking failure is reported, not fatal
-            mlflow_run = record_run(summary, final, uri)
-        except Exception as exc:
-            mlflow_error = str(exc) if isinstance(exc, OpskitError) else f"{type(exc).__name__}: {exc}"
+    try:
+        with writing(reports):
+            write_index(reports)
+        uri = resolve_uri(mlflow_uri, reports)
+        mlflow_run = mlflow_error = None
+        if uri:
+            try:  # the report stands on its own: a tracking failure is reported, not fatal
+                mlflow_run = record_run(summary, final, uri)
+            except Exception as exc:
+                mlflow_error = str(exc) if isinstance(exc, OpskitError) else f"{type(exc).__name__}: {exc}"
+    except KeyboardInterrupt:
+        raise InterruptedAfterPublish(final) from None
     return RunResult(rb.name, final, summary, exit_code_for(summary, fail_on), mlflow_run, mlflow_error)
 
 

@@ -16,12 +16,14 @@ from opskit.checks import (
 from opskit.errors import InputError
 
 
-def test_status_severity_order_is_fail_error_warn_pass_skip():
+def test_status_severity_order_is_error_fail_warn_pass_skip():
+    # an input that could not be used heads the table and is never hidden behind FAIL rows
     ordered = sorted(Status, key=lambda s: -s.severity)
-    assert [s.value for s in ordered] == ["FAIL", "ERROR", "WARN", "PASS", "SKIP"]
+    assert [s.value for s in ordered] == ["ERROR", "FAIL", "WARN", "PASS", "SKIP"]
+    assert Status.worst(["FAIL", "ERROR", "PASS"]) is Status.ERROR
     assert Status.worst(["PASS", "WARN", "SKIP"]) is Status.WARN
     assert Status.worst([]) is Status.SKIP
-    assert Status.ERROR.reaches(Status.WARN) and not Status.ERROR.reaches(Status.FAIL)
+    assert Status.ERROR.reaches(Status.FAIL) and not Status.FAIL.reaches(Status.ERROR)
 
 
 def test_table_sorts_worst_first_and_counts():
