@@ -339,6 +339,7 @@ def publish_summary(
         "status": table.worst.value,
         "checks": table.to_records(),
         "figures": to_jsonable(dict(figures or {})),
+        "masking": _masking(),
     }
     json.dumps(summary)  # fail here, in the runbook, if something is not serialisable
     try:
@@ -355,6 +356,14 @@ def publish_summary(
 
 
 REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
+
+
+def _masking() -> dict[str, Any]:
+    """What the one masking policy hid in this kernel, per kind, for the report's header and summary."""
+    from opskit.privacy import current_policy, masking_counts
+
+    policy = current_policy()
+    return {"enabled": policy.enabled, "operator": policy.operator, "counts": masking_counts()}
 
 
 def _write_attachments(attachments: Mapping[str, str]) -> None:

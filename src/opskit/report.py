@@ -123,10 +123,26 @@ def header_cell(summary: Mapping[str, Any], title: str) -> nbformat.NotebookNode
     )
     if rows:
         parts.append(f'<table style="font-size:12px;margin:4px 0 0 0">{rows}</table>')
+    parts.append(masking_note(summary.get("masking")))
     parts.append("</div>")
     cell = nbformat.v4.new_markdown_cell("".join(parts))
     cell.metadata["tags"] = ["opskit-header"]
     return cell
+
+
+def masking_note(masking: Mapping[str, Any] | None) -> str:
+    """One line on what the privacy policy hid (``summary["masking"]``), loud when masking was off."""
+    if not masking:
+        return ""
+    esc = html.escape
+    if not masking.get("enabled", True):
+        return (
+            f'<div style="color:{Status.ERROR.colour};font-weight:600">Masking was OFF for this run: '
+            "personal data and secrets may appear in clear. Do not share this report.</div>"
+        )
+    counts = masking.get("counts") or {}
+    found = ", ".join(f"{esc(str(k))} {int(v)}" for k, v in sorted(counts.items())) or "nothing found"
+    return f'<div style="color:#444;font-size:12px">Masked ({esc(str(masking.get("operator", "mask")))}): {found}</div>'
 
 
 def render_html(nb: nbformat.NotebookNode, summary: Mapping[str, Any], title: str, *, show_code: bool) -> str:

@@ -264,6 +264,7 @@ def _build_summary(
         "parameters": parameters,
         "checks": checks,
         "figures": (published or {}).get("figures", {}),
+        "masking": (published or {}).get("masking"),
         "error": error,
         "python": sys.executable,
     }

@@ -1,0 +1,164 @@
+"""Masking of PII and secrets in anything a report shows: the one policy.
+
+Every excerpt of a log, a config or a data set that reaches a report goes through :func:`mask`.
+Masking keeps the shape of the evidence (which key held a secret, which subnet a host was in,
+``138****5678``) so the excerpt still helps the reader, while the value never leaves the machine.
+
+The policy (kinds, operator, salt) is set once with :func:`use_policy`; every call counts what it
+hid per kind, read with :func:`masking_counts` (for a report's footer and ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import hmac
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from opskit.privacy.detectors import KINDS, RULES, Rule
+
+__all__ = [
+    "KINDS",
+    "OPERATORS",
+    "RULE_NAMES",
+    "MaskingPolicy",
+    "counting",
+    "find_sensitive",
+    "mask",
+    "mask_frame",
+    "masking_counts",
+    "use_policy",
+]
+
+RULE_NAMES: tuple[str, ...] = KINDS
+OPERATORS: tuple[str, ...] = ("mask", "redact", "hash")
+
+
+@dataclass(frozen=True)
+class MaskingPolicy:
+    """What to hide and how: ``operator`` is mask (keep a shape), redact or hash (salted, stable).
+
+    ``salt`` is random per policy, so a hash token correlates within one report only; it is never
+    written anywhere. ``network=False`` leaves IP addresses in clear (a report kept in the team).
+    """
+
+    kinds: frozenset[str] = frozenset(KINDS)
+    operator: str = "mask"
+    network: bool = True
+    enabled: bool = True
+    salt: bytes = field(default_factory=lambda: secrets.token_bytes(16), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.operator not in OPERATORS:
+            raise ValueError(f"unknown masking operator {self.operator!r}; known: {', '.join(OPERATORS)}")
+        unknown = set(self.kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown masking kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+
+
+_POLICY: contextvars.ContextVar[MaskingPolicy] = contextvars.ContextVar("opskit_masking_policy")
+_DEFAULT = MaskingPolicy()
+_COUNTS: contextvars.ContextVar[Counter[str]] = contextvars.ContextVar("opskit_masking_counts")
+_GLOBAL_COUNTS: Counter[str] = Counter()
+
+
+def current_policy() -> MaskingPolicy:
+    return _POLICY.get(_DEFAULT)
+
+
+@contextlib.contextmanager
+def use_policy(policy: MaskingPolicy) -> Iterator[MaskingPolicy]:
+    """Apply ``policy`` to every :func:`mask` call inside the block."""
+    token = _POLICY.set(policy)
+    try:
+        yield policy
+    finally:
+        _POLICY.reset(token)
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """Count what :func:`mask` hides inside the block, per kind (a fresh counter)."""
+    counts: Counter[str] = Counter()
+    token = _COUNTS.set(counts)
+    try:
+        yield counts
+    finally:
+        _COUNTS.reset(token)
+
+
+def masking_counts() -> dict[str, int]:
+    """Per-kind counts of the current :func:`counting` block, else of this process so far."""
+    return dict(sorted(_COUNTS.get(_GLOBAL_COUNTS).items()))
+
+
+def _replacement(rule: Rule, match, policy: MaskingPolicy) -> str:
+    if policy.operator == "redact":
+        return f"[{rule.name}]"
+    if policy.operator == "hash":
+        digest = hmac.new(policy.salt, match.group(rule.group).encode(), hashlib.sha256).hexdigest()[:12]
+        return f"<{rule.name}:{digest}>"
+    return rule.shape(match)
+
+
+def _apply(rule: Rule, text: str, policy: MaskingPolicy, counts: Counter[str]) -> str:
+    def sub(match) -> str:
+        if rule.validate is not None and not rule.validate(match.group(0)):
+            return match.group(0)
+        counts[rule.name] += 1
+        start, end = match.span(rule.group)
+        base = match.start(0)
+        whole = match.group(0)
+        return whole[: start - base] + _replacement(rule, match, policy) + whole[end - base :]
+
+    return rule.pattern.sub(sub, text)
+
+
+def mask(text: str | None, *, skip: Iterable[str] = (), policy: MaskingPolicy | None = None) -> str | None:
+    """Return ``text`` with secrets and PII replaced according to the policy.
+
+    ``skip`` names kinds to leave out (see :data:`KINDS`), e.g. ``{"ipv4"}`` where the addresses
+    are the evidence and the report stays inside the team.
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        text = str(text)
+    policy = policy or current_policy()
+    if not policy.enabled:
+        return text
+    skipped = set(skip)
+    counts = _COUNTS.get(_GLOBAL_COUNTS)
+    for rule in RULES:
+        if rule.name in skipped or rule.name not in policy.kinds or (rule.network and not policy.network):
+            continue
+        if rule.needs and not any(n in text for n in rule.needs):
+            continue
+        text = _apply(rule, text, policy, counts)
+    return text
+
+
+def find_sensitive(text: str) -> list[str]:
+    """Names of the kinds found in ``text``: what :func:`mask` would hide."""
+    with counting() as counts:
+        mask(text, policy=MaskingPolicy())
+    return [kind for kind in KINDS if counts.get(kind)]
+
+
+def mask_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` with every text column (or the named ones) masked."""
+    out = frame.copy()
+    names = (
+        list(columns)
+        if columns is not None
+        else [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
+    )
+    for name in names:
+        out[name] = out[name].map(lambda v: mask(v) if isinstance(v, str) else v)
+    return out
