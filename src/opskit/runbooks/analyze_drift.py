@@ -40,6 +40,8 @@ def run(
     companions: list = ["ks", "chi2", "jensen_shannon", "wasserstein"],
     thresholds: dict = {},
     bins: int = 10,
+    max_categories: int = 50,
+    min_rows_per_bin: int = 10,
     column_types: dict = {},
     exclude: list = [],
     accuracy_tolerance: float = 0.05,
@@ -67,7 +69,8 @@ def run(
         settings = DriftSettings(
             target=target, prediction=prediction, timestamp=timestamp, window=window, method=method,
             companions=companions, thresholds=thresholds, bins=bins, column_types=column_types, exclude=exclude,
-            accuracy_tolerance=accuracy_tolerance, chunk_rows=chunk_rows,
+            accuracy_tolerance=accuracy_tolerance, chunk_rows=chunk_rows, max_categories=max_categories,
+            min_rows_per_bin=min_rows_per_bin,
         )  # fmt: skip
     except (TypeError, ValueError) as exc:  # a parameter of the wrong shape: nothing can be judged
         return AnalyzeDriftResult(verdicts=_unjudged(exc), settings=DriftSettings(), top=top)
@@ -111,7 +114,7 @@ def judge_features(inputs: DriftInputs, settings: DriftSettings) -> tuple[DriftR
     if inputs.error is not None:
         return None, [inputs.error]
     profile = inputs.reference.profile
-    drift = analyze_drift(profile, inputs.counted, settings)
+    drift = analyze_drift(profile, inputs.counted, settings, reference_table=inputs.reference.frame)
     verdicts = drift.verdicts()
     prediction = settings.prediction
     if prediction and prediction not in profile.features:
@@ -146,11 +149,15 @@ def judge_trend(
         chunks = iter_batches(path, batch_rows=settings.chunk_rows)  # calendar windows: bounded memory
     else:
         chunks = read_table(path)  # equal chunks by row order need the rows in memory
-    trend = psi_trend(inputs.reference.profile, chunks, timestamp=timestamp, window=settings.windows_for(timestamp))
+    watch, level = drift.thresholds["psi_watch"], drift.thresholds["psi"]
+    trend = psi_trend(
+        inputs.reference.profile, chunks, timestamp=timestamp, window=settings.windows_for(timestamp),
+        watch=watch, drift=level, min_rows_per_bin=settings.min_rows_per_bin,
+    )  # fmt: skip
     overall = {f.name: f.status for f in drift.features}
     if drift.prediction is not None:
         overall[drift.prediction.name] = drift.prediction.status
-    rising = trend_verdicts(trend[trend["feature"] != settings.prediction], overall_status=overall)
+    rising = trend_verdicts(trend[trend["feature"] != settings.prediction], overall_status=overall, watch=watch)
     return trend, rising or [
         Verdict(
             CHECK_TREND,

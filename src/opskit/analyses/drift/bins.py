@@ -8,6 +8,11 @@ The binning rules (the ones every PSI in opskit uses, stated once so a reader ca
   ``edges[i] <= x < edges[i + 1]``; the last bin also holds its right edge. Values outside the
   reference range (and ``±inf``) fall into the first or last bin. Missing values (NaN, None) have
   their own bin, always last.
+* **Discrete** numeric features (at most ``DISCRETE_MAX_VALUES`` = 20 distinct finite values in
+  the reference) get one bin per reference value instead: the edges are the smallest value, the
+  midpoints between neighbouring values and the largest value, so no two reference values share a
+  bin (a 0/1 flag gets two bins, a 1-5 rating five). Current values between reference values fall
+  into the bin of the nearest one; values beyond the range into the edge bins.
 * **Categorical** features (and booleans) get one bin per reference category (the
   ``max_categories`` most frequent; any others of the reference share one ``<other>`` bin), one
   ``<unseen>`` bin for categories the reference never had, and the ``<missing>`` bin.
@@ -37,6 +42,7 @@ except ImportError:  # pragma: no cover - exercised where numba is absent
     _kernels = None
 
 HAS_NUMBA = _kernels is not None
+DISCRETE_MAX_VALUES = 20  # at most this many distinct reference values: one bin per value
 
 
 def sorted_quantiles(sorted_values: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
@@ -75,8 +81,24 @@ def quantile_edges(values: np.ndarray, bins: int, *, presorted: bool = False) ->
         x = np.sort(x[np.isfinite(x)])
     if x.size == 0:
         return np.empty(0), 0
+    distinct = discrete_values(x)
+    if distinct is not None and distinct.size >= 2:
+        edges = np.concatenate([distinct[:1], (distinct[:-1] + distinct[1:]) / 2.0, distinct[-1:]])
+        return edges, len(edges) - 1
     edges = np.unique(sorted_quantiles(x, np.linspace(0.0, 1.0, bins + 1)))
     return edges, len(edges) - 1
+
+
+def discrete_values(sorted_finite: np.ndarray) -> np.ndarray | None:
+    """The distinct values of sorted finite ``sorted_finite`` when there are at most
+    :data:`DISCRETE_MAX_VALUES` of them, else None (the feature is binned by quantiles)."""
+    x = np.asarray(sorted_finite, dtype=np.float64)
+    if x.size == 0:
+        return None
+    starts = np.flatnonzero(np.diff(x)) + 1
+    if starts.size + 1 > DISCRETE_MAX_VALUES:
+        return None
+    return x[np.concatenate([[0], starts])]
 
 
 def _count_numpy(values: np.ndarray, interior: np.ndarray) -> np.ndarray:

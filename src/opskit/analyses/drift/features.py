@@ -32,6 +32,7 @@ from opskit.analyses.drift.methods import (
 )
 from opskit.analyses.drift.profile import FeatureProfile, ReferenceProfile, build_profile
 from opskit.analyses.drift.settings import DriftSettings
+from opskit.analyses.drift.significance import size_guard
 from opskit.checks import Status, Verdict
 
 CHECK_FEATURE = "feature drift"
@@ -88,6 +89,7 @@ class FeatureDrift:
     reason: str | None = None
     unseen: dict[str, int] = field(default_factory=dict)
     n_current: int = 0
+    psi_expected: float | None = None  # PSI's approximate value under no drift at these sizes
 
 
 @dataclass(frozen=True)
@@ -234,8 +236,12 @@ def _judge(
     companions: Sequence[str],
     thresholds: Mapping[str, float],
     ref_values: np.ndarray | None,
+    min_rows_per_bin: int = 10,
 ) -> tuple[FeatureDrift, BinCounts]:
-    """Compare one feature; returns its drift and the counts behind its PSI bin table."""
+    """Compare one feature; returns its drift and the counts behind its PSI bin table.
+
+    Fewer than ``min_rows_per_bin`` non-missing rows per bin on either side: SKIP "too few rows".
+    """
     n_cur = int(counts.counts.sum())
     pair = FeaturePair(fp, counts.counts, ref_values=ref_values, cur_values=counts.values)
     table = BinCounts(fp, counts.counts)
@@ -273,6 +279,11 @@ def _judge(
             notes.append(f"{method} not computed ({exc}): judged by PSI")
             status, value, threshold = _LEVEL_STATUS[level], psi, thresholds["psi"]
             method = "psi"
+    expected, reason = size_guard(fp, counts.counts, psi, min_rows_per_bin)
+    if reason:
+        status = Status.SKIP
+    elif expected >= 0.01:
+        notes.append(f"PSI expected with no drift at these sizes: about {expected:.3f}")
     drift = FeatureDrift(
         name=fp.name,
         kind=fp.kind,
@@ -287,6 +298,8 @@ def _judge(
         note="; ".join(notes),
         unseen=dict(counts.unseen or {}),
         n_current=n_cur,
+        psi_expected=expected,
+        reason=reason,
     )
     return drift, table
 
@@ -299,6 +312,8 @@ def analyze_drift(
     reference: pd.DataFrame | ReferenceProfile,
     current: pd.DataFrame | CurrentCounts,
     settings: DriftSettings | None = None,
+    *,
+    reference_table: pd.DataFrame | None = None,
 ) -> DriftResult:
     """Compare every reference column with the current data, as ``settings`` say (default: the defaults).
 
@@ -306,8 +321,8 @@ def analyze_drift(
     (0.2) FAIL, from ``thresholds["psi_watch"]`` (0.1) WARN); ``settings.companions`` are computed
     and shown beside it. The label, the timestamp and ``exclude`` are not compared;
     ``settings.prediction`` names the model-output column, judged apart as prediction drift.
-    A reference table is profiled with ``settings`` first. An unknown method name is a
-    :class:`~opskit.errors.ParameterError` listing the known ones.
+    A reference table is profiled first; with a profile, ``reference_table`` (its table) gives KS and
+    Wasserstein exact reference values, not the sketch. An unknown method is a ``ParameterError``.
     """
     settings = settings or DriftSettings()
     method = get_method(settings.method).name
@@ -317,7 +332,7 @@ def analyze_drift(
     limits["psi_watch"] = float(thresholds.get("psi_watch", PSI_WATCH))
     skip = set(settings.not_compared)
     prediction = settings.prediction
-    ref_frame = None
+    ref_frame = reference_table
     if isinstance(reference, pd.DataFrame):
         ref_frame = reference
         profile = build_profile(reference, settings)
@@ -360,7 +375,9 @@ def analyze_drift(
             ref_values = None
             if ref_frame is not None and fp.kind == ColumnType.NUMERIC and needs_values:
                 ref_values = _finite(numeric_values(ref_frame[name], column=name, side="reference"))
-            drift, table = _judge(fp, counted.features[name], method, companions, limits, ref_values)
+            drift, table = _judge(
+                fp, counted.features[name], method, companions, limits, ref_values, settings.min_rows_per_bin
+            )
         if table is not None:
             tables[name] = table
         if name == prediction:

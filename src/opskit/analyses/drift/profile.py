@@ -24,10 +24,12 @@ import pandas as pd
 
 from opskit import __version__
 from opskit.analyses.drift.bins import (
+    DISCRETE_MAX_VALUES,
     categorical_labels,
     category_bins,
     count_categorical,
     count_numeric,
+    discrete_values,
     numeric_labels,
     quantile_edges,
     sorted_quantiles,
@@ -63,6 +65,7 @@ class FeatureProfile:
     std: float | None = None
     status: str | None = None
     reason: str | None = None
+    discrete: bool = False  # one bin per reference value (at most DISCRETE_MAX_VALUES of them)
 
     @property
     def comparable(self) -> bool:
@@ -82,11 +85,13 @@ class FeatureProfile:
 
     @property
     def ties_collapsed(self) -> bool:
-        return self.kind == ColumnType.NUMERIC and 0 < self.n_bins < self.bins_requested
+        return self.kind == ColumnType.NUMERIC and not self.discrete and 0 < self.n_bins < self.bins_requested
 
     def note(self) -> str:
         """What a reader should know about how this feature was binned."""
         parts = []
+        if self.discrete:
+            parts.append(f"discrete: one bin per reference value ({self.n_bins} values, at most {DISCRETE_MAX_VALUES})")
         if self.ties_collapsed:
             parts.append(f"{self.bins_requested} bins requested, {self.n_bins} after tied quantiles collapsed")
         if self.has_other:
@@ -157,6 +162,7 @@ def _profile_numeric(series: pd.Series, name: str, bins: int) -> FeatureProfile:
         sketch=tuple(float(q) for q in sketch),
         mean=float(finite.mean()),
         std=float(finite.std()),
+        discrete=discrete_values(finite) is not None,
     )
 
 

@@ -30,6 +30,9 @@ class DriftSettings:
     defaults (``psi``, ``psi_watch``, ``ks``, ...); ``column_types`` override inferred types.
     ``window`` is a calendar window (hour, day, week, month) of ``timestamp`` or a number of equal
     chunks; ``chunk_rows`` bounds the rows read at a time from the current data.
+    ``min_rows_per_bin``: a feature is judged only when both sides have at least this many
+    rows per bin (10 by default: 100 rows for 10 bins); below that it is SKIP
+    "too few rows (n)", since PSI's value under no drift alone is about ``(bins - 1) * (1/n_ref + 1/n_cur)``.
     """
 
     target: str | None = None
@@ -45,6 +48,7 @@ class DriftSettings:
     accuracy_tolerance: float = 0.05
     chunk_rows: int = 1_000_000
     max_categories: int = 50
+    min_rows_per_bin: int = 10  # fewer rows than this times the bins, on either side: SKIP "too few rows"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -21,7 +21,10 @@ from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 
 CHECK_TREND = "drift trend"
-_FREQ = {"day": "D", "week": "W-SUN", "month": "MS", "hour": "h"}
+TOO_FEW_ROWS = "too few rows"  # the level of a window too small to judge
+# Period aliases (not offset aliases: "MS"/"ME" are offsets and `to_period` refuses them).
+_FREQ = {"hour": "h", "day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}
+_OFFSET_TO_PERIOD = {"MS": "M", "ME": "M", "QS": "Q", "QE": "Q", "YS": "Y", "YE": "Y", "AS": "Y", "A": "Y", "H": "h"}
 
 
 def split_windows(
@@ -68,14 +71,42 @@ def _as_chunks(window: str | int) -> int | None:
     return None
 
 
+def _period_alias(window: str) -> str:
+    """The pandas period alias for ``window``: a name (hour ... year) or a pandas alias ("MS", "W-MON", "10D").
+
+    A multiple of a fixed length ("10D", "6h") cuts windows aligned on 1970-01-01 (pandas `floor`).
+    """
+    name = window.strip()
+    freq = _FREQ.get(name.lower()) or _OFFSET_TO_PERIOD.get(name.lstrip("0123456789"))
+    if freq is not None and name.lower() not in _FREQ:
+        freq = name[: len(name) - len(name.lstrip("0123456789"))] + freq  # keep a multiple ("2MS" -> "2M")
+    freq = freq or name
+    try:
+        pd.Period("2026-01-01", freq=freq)
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"unknown window {window!r}",
+            hint="use hour, day, week, month, quarter, year, a number of chunks, or a pandas period alias such as 2D",
+        ) from exc
+    return freq
+
+
 def window_labels(ts: pd.Series, window: str) -> tuple[pd.Series, pd.Series]:
     """``(labels, starts)`` of the calendar window of each timestamp (UTC)."""
-    freq = _FREQ.get(str(window).lower())
-    if freq is None:
-        raise InputError(f"unknown window {window!r}", hint="use hour, day, week, month, or a number of chunks")
+    freq = _period_alias(str(window))
     times = pd.to_datetime(ts, errors="coerce", utc=True)
-    starts = times.dt.tz_localize(None).dt.to_period(freq).dt.start_time
-    fmt = "%Y-%m-%d %H:00" if freq == "h" else "%Y-%m-%d"
+    naive = times.dt.tz_localize(None)
+    if freq[:1].isdigit():  # a multiple ("10D", "6h"): periods do not group by it, flooring does
+        try:
+            starts = naive.dt.floor(freq)
+        except ValueError as exc:
+            raise InputError(
+                f"window {window!r}: a multiple works for fixed lengths only (days, hours, minutes)",
+                hint="use for example 10D or 6h, or month, quarter, year",
+            ) from exc
+    else:
+        starts = naive.dt.to_period(freq).dt.start_time
+    fmt = "%Y-%m-%d" if starts.dropna().eq(starts.dropna().dt.normalize()).all() else "%Y-%m-%d %H:%M"
     return starts.dt.strftime(fmt), starts
 
 
@@ -86,8 +117,15 @@ def psi_trend(
     timestamp: str | None = None,
     window: str | int = "week",
     features: Iterable[str] | None = None,
+    watch: float = PSI_WATCH,
+    drift: float = 0.2,
+    min_rows_per_bin: int = 10,
 ) -> pd.DataFrame:
     """PSI per feature per window: columns ``window``, ``start``, ``rows``, ``feature``, ``psi``, ``level``.
+
+    ``level`` follows the user's ``watch`` and ``drift`` thresholds; a window with fewer than
+    ``min_rows_per_bin`` rows per bin of the feature has level ``"too few rows"`` (its PSI is
+    mostly noise) and is left out of the trend verdict.
 
     ``current`` is a DataFrame, or an iterable of chunks (DataFrames or Arrow record batches) read
     one at a time: then windows must be calendar windows of ``timestamp``, and memory stays
@@ -121,39 +159,45 @@ def psi_trend(
             fc = counted.features.get(name)
             if fc is None or fc.error or name not in counted.columns_seen or not counted.n_rows:
                 continue
-            psi = psi_from_counts(np.asarray(profile.features[name].counts), fc.counts)
+            fp = profile.features[name]
+            psi = psi_from_counts(np.asarray(fp.counts), fc.counts)
+            enough = counted.n_rows >= min_rows_per_bin * max(fp.n_bins, 1)
+            level = classify_psi(psi, watch, drift) if enough else TOO_FEW_ROWS
             rows.append(
-                {"window": label, "start": start, "rows": counted.n_rows, "feature": name, "psi": psi,
-                 "level": classify_psi(psi)}
-            )  # fmt: skip
+                {"window": label, "start": start, "rows": counted.n_rows, "feature": name, "psi": psi, "level": level}
+            )
     return pd.DataFrame(rows, columns=["window", "start", "rows", "feature", "psi", "level"])
 
 
-def trend_verdicts(trend: pd.DataFrame, *, overall_status: dict[str, Status], min_windows: int = 3) -> list[Verdict]:
-    """WARN for a feature not already in drift whose PSI rises across windows and reached the watch level.
+def trend_verdicts(
+    trend: pd.DataFrame, *, overall_status: dict[str, Status], min_windows: int = 3, watch: float = PSI_WATCH
+) -> list[Verdict]:
+    """WARN for a feature not already in drift whose PSI rises across windows and reached the ``watch`` level.
+
+    Windows with too few rows (level ``"too few rows"``) are left out.
 
     Rising: the least-squares slope of PSI over window index is positive and the last window's PSI
     is the highest of the first half's by more than half the watch level.
     """
     out = []
-    for name, part in trend.groupby("feature", sort=True):
+    for name, part in trend[trend["level"] != TOO_FEW_ROWS].groupby("feature", sort=True):
         if len(part) < min_windows or overall_status.get(name) == Status.FAIL:
             continue
         psi = part["psi"].to_numpy()
         slope = float(np.polyfit(np.arange(len(psi)), psi, 1)[0])
         first_half = psi[: max(1, len(psi) // 2)].max()
-        if slope > 0 and psi[-1] >= PSI_WATCH and psi[-1] - first_half > PSI_WATCH / 2:
+        if slope > 0 and psi[-1] >= watch and psi[-1] - first_half > watch / 2:
             out.append(
                 Verdict(
                     CHECK_TREND,
                     Status.WARN,
                     subject=str(name),
                     observed=round(float(psi[-1]), 4),
-                    threshold=PSI_WATCH,
+                    threshold=watch,
                     unit="PSI",
                     evidence="PSI per window: "
                     + ", ".join(f"{w} {p:.3f}" for w, p in zip(part["window"], psi, strict=True)),
-                    message=f"rising by {slope:.3f} PSI per window; latest window {classify_psi(psi[-1])}",
+                    message=f"rising by {slope:.3f} PSI per window; latest window {part['level'].iloc[-1]}",
                     next_step="a slow drift: find what changes upstream before the whole set crosses the drift level",
                 )
             )
