@@ -52,3 +52,45 @@ def test_export_jira_and_refusals(tmp_path, capsys):
     assert out.read_text().splitlines()[0].startswith("Summary,Issue Type,Description")
     assert main(["incident", "--root", str(root), "refresh", "sample"]) == 2  # no postmortem yet
     assert "opskit incident write sample" in capsys.readouterr().err
+
+
+def test_run_with_incident_files_the_report_in_it(tmp_path, capsys, runbook_fixture):
+    root = tmp_path / "incidents"
+    assert main(["incident", "--root", str(root), "new", "INC-9"]) == 0
+    code = main(
+        [
+            "run",
+            str(runbook_fixture("passing")),
+            "-p",
+            "value",
+            "1",
+            "--out",
+            str(tmp_path / "reports"),
+            "--incident",
+            "INC-9",
+            "--incidents-root",
+            str(root),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "incident: filed as" in out
+    filed = list((root / "INC-9" / "reports" / "passing").iterdir())
+    assert len(filed) == 1 and (filed[0] / "summary.json").is_file()
+
+
+def test_run_with_an_unknown_incident_is_refused_before_running(tmp_path, capsys, runbook_fixture):
+    code = main(
+        [
+            "run",
+            str(runbook_fixture("passing")),
+            "--out",
+            str(tmp_path / "r"),
+            "--incident",
+            "NOPE",
+            "--incidents-root",
+            str(tmp_path),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "no such incident" in err and "opskit incident new NOPE" in err
+    assert not (tmp_path / "r").exists()

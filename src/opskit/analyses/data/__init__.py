@@ -1,1 +1,0 @@
-"""Data sets: integrity against a manifest, schema and quality checks, layout advice."""
