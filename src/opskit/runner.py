@@ -168,9 +168,30 @@ def run_runbook(
                 mlflow_run = record_run(summary, final, uri)
             except Exception as exc:
                 mlflow_error = str(exc) if isinstance(exc, OpskitError) else f"{type(exc).__name__}: {exc}"
+                summary = _with_tracking_warning(summary, uri, mlflow_error)
+                with writing(final):  # this run's own summary, just published: say it was not recorded
+                    write_atomic(final / "summary.json", _dumps(summary))
     except KeyboardInterrupt:
         raise InterruptedAfterPublish(final) from None
     return RunResult(rb.name, final, summary, exit_code_for(summary, fail_on), mlflow_run, mlflow_error)
+
+
+def _with_tracking_warning(summary: dict[str, Any], uri: str, error: str) -> dict[str, Any]:
+    """The summary with a WARN row saying the run is not in MLflow (the report itself is complete)."""
+    from opskit.tracking import MAX_RETRIES, TIMEOUT_S
+
+    row = {
+        "name": "mlflow recording",
+        "subject": uri,
+        "status": Status.WARN.value,
+        "observed": error,
+        "threshold": f"{TIMEOUT_S} s per request, {MAX_RETRIES} retry",
+        "unit": None,
+        "evidence": None,
+        "next_step": "check the tracking server; the report is complete without it",
+        "message": "the run was not recorded in MLflow",
+    }
+    return {**summary, "checks": [*summary.get("checks", []), row]}
 
 
 def _safe_label(label: str | None) -> str:

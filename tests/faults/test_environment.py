@@ -160,3 +160,18 @@ def test_sigterm_after_publish_says_where_the_report_is(tmp_path, runbook_fixtur
     assert "interrupted after the report was written:" in proc.stderr
     written = Path(proc.stderr.split("written:")[1].split()[0])
     assert (written / "summary.json").is_file()
+
+
+def test_dead_tracking_server_is_a_warn_row_and_the_report_is_kept(tmp_path, runbook_fixture):
+    import json
+
+    from opskit.runner import run_runbook
+
+    result = run_runbook(
+        runbook_fixture("passing"), {"value": "1"}, reports_dir=tmp_path, mlflow_uri="http://127.0.0.1:9"
+    )
+    assert result.mlflow_error and result.mlflow_run_id is None
+    saved = json.loads((result.report_dir / "summary.json").read_text())
+    row = [c for c in saved["checks"] if c["name"] == "mlflow recording"]
+    assert row and row[0]["status"] == "WARN" and row[0]["subject"] == "http://127.0.0.1:9"
+    assert result.html_path.is_file() and result.exit_code == 0
