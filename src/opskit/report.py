@@ -23,6 +23,8 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from opskit.checks import SUMMARY_MIMETYPE, Status
 
 STAGING_PREFIX = ".staging-"
+# the page template: JupyterLab's, with every script that would come from a CDN left out
+_TEMPLATE_DIR = Path(__file__).parent / "data" / "report_template"
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -150,6 +152,9 @@ def render_html(nb: nbformat.NotebookNode, summary: Mapping[str, Any], title: st
     nb = nbformat.from_dict(nb)  # copy: the stored notebook stays as executed
     nb.cells.insert(0, header_cell(summary, title))
     exporter = HTMLExporter(
+        template_name="lab",
+        extra_template_paths=[str(_TEMPLATE_DIR)],
+        template_file="opskit_report.html.j2",
         exclude_input=not show_code,
         exclude_input_prompt=not show_code,
         exclude_output_prompt=True,

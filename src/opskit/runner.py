@@ -42,14 +42,18 @@ from opskit.tracking import record_run, resolve_uri
 
 
 class _KnownParametersFilter(logging.Filter):
-    """papermill cannot read ``str | None`` annotations and warns they are unknown; opskit has
-    already validated every parameter against the cell, so that warning is noise."""
+    """papermill cannot read ``str | None`` annotations or trailing help comments: it warns that
+    such parameters are unknown or that their line cannot be parsed. opskit has already parsed the
+    cell and validated every parameter, so both warnings are noise in cron logs."""
+
+    NOISE = ("Passed unknown parameter", "Unable to parse line")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Passed unknown parameter")
+        return not record.getMessage().startswith(self.NOISE)
 
 
-logging.getLogger("papermill").addFilter(_KnownParametersFilter())
+for _name in ("papermill", "papermill.execute", "papermill.translators"):  # filters do not inherit
+    logging.getLogger(_name).addFilter(_KnownParametersFilter())
 
 FAIL_ON = {"fail": Status.FAIL, "warn": Status.WARN, "never": None}
 
