@@ -24,6 +24,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from opskit.errors import InputError
+from opskit.sources.encodings import ENCODING_HINT, SNIFF_BYTES, detect_encoding
 
 _FORMATS = {
     ".parquet": "parquet",
@@ -52,10 +53,27 @@ def table_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
+def csv_encoding(path: Path) -> str:
+    """The text encoding of a CSV file by :mod:`opskit.sources.encodings`' stated rule (BOM, NUL
+    pattern, UTF-8, GB18030), so UTF-16 exports and GBK files read instead of failing mid-column."""
+    if path.is_dir() or path.suffix in (".gz", ".bz2", ".zst"):
+        return "utf8"  # compressed or a folder: Arrow decodes UTF-8 only
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    found = detect_encoding(head, complete=len(head) < SNIFF_BYTES)
+    if found is None:
+        raise InputError("not a text CSV (binary content)", path=path, hint=ENCODING_HINT)
+    return "utf8" if found[0] in ("utf-8", "utf-8-sig") else found[0]
+
+
+def _csv_options(path: Path, **kwargs) -> pa_csv.ReadOptions:
+    return pa_csv.ReadOptions(encoding=csv_encoding(path), **kwargs)
+
+
 def _dataset(path: Path, fmt: str) -> pa_ds.Dataset:
     if fmt == "parquet":
         return pa_ds.dataset(path, format="parquet")
-    return pa_ds.dataset(path, format="csv")
+    return pa_ds.dataset(path, format=pa_ds.CsvFileFormat(read_options=_csv_options(path)))
 
 
 def table_columns(path: str | os.PathLike[str]) -> list[str]:
@@ -93,7 +111,7 @@ def read_table(path: str | os.PathLike[str], *, columns: Sequence[str] | None = 
             if columns is not None:
                 _check_columns(p, table_columns(p), columns)
             return pq.read_table(p, columns=list(columns) if columns is not None else None).to_pandas()
-        table = pa_csv.read_csv(p) if fmt == "csv" else pa_json.read_json(p)
+        table = pa_csv.read_csv(p, read_options=_csv_options(p)) if fmt == "csv" else pa_json.read_json(p)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read the table: {exc}", path=p, hint=_HINT) from None
     if columns is not None:
@@ -144,9 +162,7 @@ def iter_batches(
             convert = pa_csv.ConvertOptions(
                 column_types={c: pa.string() for c in text_columns}, strings_can_be_null=True
             )
-            reader = pa_csv.open_csv(
-                p, read_options=pa_csv.ReadOptions(block_size=block_bytes), convert_options=convert
-            )
+            reader = pa_csv.open_csv(p, read_options=_csv_options(p, block_size=block_bytes), convert_options=convert)
             _check_columns(p, reader.schema.names, columns)
             for batch in reader:
                 yield from _select_split(batch, columns, batch_rows)

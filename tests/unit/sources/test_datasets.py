@@ -115,3 +115,29 @@ def test_parquet_read_in_column_pieces_gives_every_column_of_every_row(tmp_path)
     whole = list(iter_batches(path, columns=cols, batch_rows=1500, piece_bytes=1 << 30))
     assert [b.schema.names for b in whole] == [cols] * len(whole)
     assert sum(b.num_rows for b in whole) == 5000
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "gbk"])
+def test_csv_in_utf16_or_gbk_reads_the_same_table(tmp_path, encoding):
+    import pandas as pd
+
+    from opskit.sources.datasets import iter_batches, read_table, table_columns
+
+    frame = pd.DataFrame({"城市": ["北京", "上海"] * 50, "income": range(100)})
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False, encoding=encoding)
+    assert table_columns(path) == ["城市", "income"]
+    table = read_table(path)
+    assert list(table.columns) == ["城市", "income"] and table["城市"].iloc[1] == "上海"
+    assert table["income"].sum() == 4950
+    assert sum(b.num_rows for b in iter_batches(path, batch_rows=30)) == 100
+
+
+def test_binary_csv_is_refused_naming_the_file(tmp_path):
+    from opskit.errors import InputError
+    from opskit.sources.datasets import read_table
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(bytes(range(256)) * 16)
+    with pytest.raises(InputError, match=r"data\.csv.*not a text CSV"):
+        read_table(path)
