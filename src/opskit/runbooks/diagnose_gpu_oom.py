@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from opskit.analyses.faults.cuda_oom import CudaOom, parse_cuda_oom
 from opskit.analyses.faults.scan import scan
+from opskit.analyses.faults.verdicts import gap_verdicts
 from opskit.analyses.memory.verdicts import JobMemoryResult, judge_job_memory
 from opskit.checks import Status, Verdict, VerdictTable, error_verdict
 from opskit.runbooks.diagnose_gpu_oom_result import SELF_REFERENCE, DiagnoseGpuOomResult, OomMessage
@@ -62,8 +63,9 @@ def _attempt(name: str, stage: Callable[[], tuple[T, list[Verdict]]]) -> tuple[T
 
 def find_oom(log_path: str, *, alloc_conf: str | None = None) -> tuple[OomMessage | None, list[Verdict]]:
     """Scan ``log_path`` and judge its first CUDA OOM message (:func:`judge_oom_scan`)."""
-    verdict, message = judge_oom_scan(scan(resolve(log_path)), alloc_conf=alloc_conf)
-    return message, [verdict]
+    found = scan(resolve(log_path))
+    verdict, message = judge_oom_scan(found, alloc_conf=alloc_conf)
+    return message, [verdict, *gap_verdicts(found, "cuda oom")]  # and which logs it could not read in full
 
 
 def judge_config(

@@ -6,6 +6,11 @@ from the table's name to the frame's, e.g. ``{"ts": "timestamp", "node": "host",
 "util_pct"}``. Only the frame's columns (documented, after mapping) are read from the file, so a
 wide Parquet export costs only what it must. Timestamps without a zone are taken as ``timezone``;
 numeric timestamps are Unix epoch seconds (or milliseconds, when they are that large).
+
+A CSV is checked before it is parsed (:func:`~opskit.sources.log_encoding.check_utf8_text`): an empty,
+binary, cut ``.gz`` or non-UTF-8 file (UTF-16/32, GB18030: the encoding found is named) is refused
+naming the file. A metric written as the text ``nan`` is refused per column, as the nvidia-smi reader
+refuses it (an empty cell stays a missing reading).
 """
 
 from __future__ import annotations
@@ -14,13 +19,39 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from opskit.errors import InputError
-from opskit.sources.datasets import read_table, table_columns
-from opskit.sources.gpu_frame import FRAME_COLUMNS, REQUIRED_COLUMNS, validate_gpu_frame
+from opskit.sources.datasets import read_table, table_columns, table_format
+from opskit.sources.gpu_frame import FRAME_COLUMNS, METRIC_COLUMNS, REQUIRED_COLUMNS, validate_gpu_frame
+from opskit.sources.log_encoding import check_utf8_text
 
 _EXTRA = ("interval_s", "samples", "window_s", "pci_bus_id", "container", "mem_free_mib")
+
+
+def _refuse_nan_text(p: Path, df: pd.DataFrame, renamed: dict[str, str]) -> None:
+    """A metric cell that says ``nan`` (an exporter's NaN, not an empty cell): refused per column."""
+    back = {v: k for k, v in renamed.items()}
+    cols = [c for c in METRIC_COLUMNS if c in df.columns and df[c].isna().any()]
+    if not cols:
+        return
+    names = [back.get(c, c) for c in cols]
+    options = pa_csv.ConvertOptions(include_columns=names, column_types=dict.fromkeys(names, pa.string()),
+                                    null_values=[""], strings_can_be_null=True)  # fmt: skip
+    raw = pa_csv.read_csv(p, convert_options=options).to_pandas()
+    for name, col in zip(names, cols, strict=True):
+        text = raw[name].astype("string").str.strip().str.lower()
+        bad = text.isin(["nan", "-nan", "+nan"]).fillna(False).to_numpy()
+        if bad.any():
+            raise InputError(
+                f"{int(bad.sum())} values are NaN (first in data row {int(np.flatnonzero(bad)[0]) + 1})",
+                path=p,
+                column=col,
+                hint="fix the exporter or conversion that wrote them; leave a reading empty when it is unknown",
+            )
 
 
 def _epoch(values: pd.Series) -> pd.Series:
@@ -52,6 +83,9 @@ def read_gpu_table(
             column=unknown_targets[0],
             hint=f"map onto {list(FRAME_COLUMNS)}",
         )
+    is_csv = p.is_file() and table_format(p) == "csv"
+    if is_csv:
+        check_utf8_text(p, "GPU tables are CSV with a header, read as UTF-8")
     available = table_columns(p)
     absent = [source for source in mapping if source not in available]
     if absent:
@@ -84,6 +118,8 @@ def read_gpu_table(
             "or in Python pass columns={'table name': 'frame name', ...}",
         )
     df = read_table(p, columns=wanted).rename(columns=renamed)
+    if is_csv:
+        _refuse_nan_text(p, df, renamed)
     if host is not None and "host" not in df.columns:
         df["host"] = host
     if "timestamp" in df.columns and pd.api.types.is_numeric_dtype(df["timestamp"]):

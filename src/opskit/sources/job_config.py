@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit.errors import InputError
+from opskit.sources.encodings import read_text
 
 PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
 OPTIMIZERS = ("adam", "adamw", "sgd", "sgd_momentum", "adafactor", "none")
@@ -169,7 +170,7 @@ def read_job_config(path: str | os.PathLike[str]) -> JobConfig:
     p = Path(path).expanduser()
     if not p.is_file():
         raise InputError("job config not found", path=p, hint="a JSON or YAML file with params, precision, ...")
-    text = p.read_text(encoding="utf-8", errors="replace")
+    text = read_text(p).text  # UTF-8, UTF-16/32 or GB18030 by the one rule; a binary file is refused naming it
     try:
         if p.suffix in (".yaml", ".yml"):
             import yaml

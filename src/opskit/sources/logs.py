@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from opskit.errors import InputError
-from opskit.sources.log_encoding import TranscodedStream, wide_encoding
+from opskit.sources.log_encoding import TranscodedStream, gzip_head, read_until_damage, wide_encoding
 
 BLOCK_BYTES = 4 << 20
 MAX_LINE_BYTES = 1 << 20
@@ -141,10 +141,11 @@ def _source_for(path: Path, name: str) -> LogSource | Skipped:
             head = fh.read(SNIFF_BYTES)
         compressed = head.startswith(GZIP_MAGIC)
         if compressed:
-            with gzip.open(path, "rb") as fh:
-                head = fh.read(SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
-        return Skipped(name, f"unreadable: {exc.strerror or exc}" if isinstance(exc, OSError) else f"bad gzip: {exc}")
+            head = gzip_head(path, SNIFF_BYTES)
+    except OSError as exc:
+        return Skipped(name, f"unreadable: {exc.strerror or exc}")
+    if compressed and not head:
+        return Skipped(name, "bad gzip: nothing could be decompressed")
     wide = wide_encoding(head)
     if wide is None and looks_binary(head):
         return Skipped(name, "binary file, not a text log")
@@ -284,7 +285,7 @@ def read_excerpt(
             fh.seek(start)
         else:
             fh.seek(start, io.SEEK_SET)
-        window = fh.read(offset - start + window_bytes)
+        window = read_until_damage(fh, offset - start + window_bytes)
     pre = window[: offset - start].split(b"\n")
     pre_lines = pre[:-1] if pre[-1] == b"" else pre
     if start > 0 and pre_lines:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from opskit.errors import InputError
+from opskit.sources.encodings import read_text
 from opskit.sources.files import expand_paths
 from opskit.sources.gpu_frame import validate_gpu_frame
 
@@ -237,10 +238,9 @@ def read_nvidia_smi_file(
     short by a writer that was still running.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise InputError("file not found", path=path, hint="check the path to the nvidia-smi CSV") from None
+    if not path.exists():
+        raise InputError("file not found", path=path, hint="check the path to the nvidia-smi CSV")
+    text = read_text(path).text  # UTF-8, UTF-16/32 (a PowerShell redirect) or GB18030; binary is refused
     if not text.strip():
         raise InputError("the file is empty", path=path, hint=f"record with: {QUERY_COMMAND}")
     blocks, skipped = _blocks(text, path, tuple(_field_name(f) for f in fields))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from opskit.errors import InputError
 from opskit.sources.access_logs import ACCESS_LOG_KINDS, access_log_kind, sniff_access_kinds, unwrap_line
+from opskit.sources.log_encoding import check_utf8_text
 from opskit.sources.table_files import open_text
 
 REQUEST_FORMATS = ("csv", "parquet", "jsonl", *ACCESS_LOG_KINDS)
@@ -25,6 +26,8 @@ def detect_format(path: Path) -> str:
     last = suffixes[-1] if suffixes else ""
     if last in (".parquet", ".pq"):
         return "parquet"
+    if path.is_file():  # empty, binary, cut .gz or not UTF-8: refused naming the file and the encoding found
+        check_utf8_text(path, "request logs are read as UTF-8", whole=False)
     if last in (".csv", ".tsv"):
         return "csv"
     with open_text(path) as fh:

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 import pandas as pd
 
 from opskit.errors import InputError
+from opskit.sources.log_encoding import UntilDamage
 from opskit.sources.logs import decode_line, discover, iter_regions, rank_from_line
 from opskit.sources.logs import rank_from_name as rank_from_path
 from opskit.sources.timestamps import parse_timestamp as parse_log_timestamp
@@ -250,8 +251,9 @@ def read_training_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLik
         hf_counter: dict[int, int] = {}
         number = 1
         stream = source.open()
+        reader = UntilDamage(stream)
         try:
-            for region in iter_regions(stream):
+            for region in iter_regions(reader):  # type: ignore[arg-type]
                 chunk = region.data[region.start : region.end]
                 for index, raw in _candidate_lines(chunk):
                     text = decode_line(raw[:65536].rstrip(b"\r"))
@@ -263,6 +265,9 @@ def read_training_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLik
         finally:
             if source.path is not None:
                 stream.close()
+        if reader.damage is not None:  # a cut .gz: progress judged on part of a log would look like a stop
+            raise InputError(f"not read in full: cut after line {number - 1:,} ({reader.damage})", path=source.name,
+                             hint="copy the log again (a .gz cut short is re-fetched whole) and rerun")  # fmt: skip
         last_line_at.update({(source.name, rank): stamp for rank, stamp in tails.items()})
     frame = pd.DataFrame(columns)
     for col in ("loss", "lr", "epoch", "tokens_per_s", "samples_per_s"):

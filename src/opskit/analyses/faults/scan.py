@@ -35,6 +35,7 @@ from opskit.sources.logs import (
 from opskit.sources.timestamps import parse_timestamp
 
 INCOMPLETE = "not read in full"  # reason prefix of a source whose reading stopped before its end
+NO_LINE_ENDS = "no line ends: the file may be cut"  # reason of a source with text but no line end at all
 CONTEXT_LINES = 14  # lines read around a finding for its timestamp or torchrun's report
 
 
@@ -66,6 +67,7 @@ class _FileScan:
         self.metrics = MetricWatch()
         self.metric_offset = 0
         self.damage: str | None = None  # why reading stopped before the end (a truncated .gz), if it did
+        self.line_ends = False  # whether any line end was seen
 
     def add(self, raw: bytes, line: int, offset: int) -> None:
         text = decode_line(raw[: MAX_TEXT_CHARS * 4].rstrip(b"\r"))
@@ -135,9 +137,10 @@ class _UntilDamage:
             return b""
         parts: list[bytes] = []
         want = n if n is not None and n >= 0 else 1 << 62
+        read = getattr(self.stream, "read1", self.stream.read)  # gzip's read() drops a piece cut by the damage
         while want > 0:
             try:
-                piece = self.stream.read(min(want, self.PIECE))
+                piece = read(min(want, self.PIECE))
             except (OSError, EOFError) as exc:
                 self.state.damage = str(exc) or type(exc).__name__
                 break
@@ -205,6 +208,7 @@ def _scan_source(
             if not region.continued:
                 line_no += _count_newlines(data, start, end)
                 ends_with_newline = data[end - 1 : end] == b"\n"
+                state.line_ends = state.line_ends or line_no > 1
     finally:
         if source.path is not None:
             stream.close()
@@ -312,6 +316,8 @@ def scan(
         if state.damage is not None:  # what was found before the damage is kept, and the gap is said
             read = f"{nbytes:,} bytes ({lines:,} lines) read"
             skipped.append(Skipped(source.name, f"{INCOMPLETE}: {read}, then {state.damage}"))
+        elif nbytes > 0 and not state.line_ends:  # text and not one line end: a fragment, not a whole log
+            skipped.append(Skipped(source.name, f"{NO_LINE_ENDS} ({nbytes:,} bytes without a line end)"))
     years = [f.timestamp.year for st, _, _ in states for f, stated, _ in st.findings if stated and f.timestamp]
     default_year = Counter(years).most_common(1)[0][0] if years else None  # None: no stamp lands in the future
     expected = {s.rank for s in sources if s.rank is not None}

@@ -27,6 +27,23 @@ def finding_next_step(f: Finding) -> str:
     return " ".join([f.next_step, *extra])
 
 
+def gap_verdicts(result: ScanResult, name: str = LOG_CHECK) -> list[Verdict]:
+    """One WARN per log not read in full (cut ``.gz``, no line ends, binary or unreadable), naming it.
+
+    ``name`` is the check the rows belong to, so a runbook that judges the scan under its own check
+    name (``cuda oom``) still shows which inputs its verdict does not cover."""
+    return [
+        Verdict(
+            name,
+            Status.WARN,
+            subject=s.name,
+            message=f"{s.name}: {s.reason}; the verdicts cover only what was read",
+            next_step="copy the log again (a .gz cut short is re-fetched whole) and rerun",
+        )
+        for s in result.skipped
+    ]
+
+
 def finding_verdicts(result: ScanResult) -> list[Verdict]:
     """One verdict per fault class and rank (or file), in ranked order.
 
@@ -35,16 +52,7 @@ def finding_verdicts(result: ScanResult) -> list[Verdict]:
     independent fault). No finding at all is one PASS row, or WARN when nothing was read ("nothing to
     judge") or a source was not read in full; each such source adds a WARN row naming it and how much was read.
     """
-    gaps = [
-        Verdict(
-            LOG_CHECK,
-            Status.WARN,
-            subject=s.name,
-            message=f"{s.name}: {s.reason}; the verdicts cover only what was read",
-            next_step="copy the log again (a .gz cut short is re-fetched whole) and rerun",
-        )
-        for s in result.skipped
-    ]
+    gaps = gap_verdicts(result)
     if result.root_cause is None:
         if result.lines_read == 0:
             status, message = Status.WARN, f"nothing to judge: {result.files_read} file(s) with no lines"
