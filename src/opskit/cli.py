@@ -245,8 +245,8 @@ def _terminate(signum, frame):  # SIGTERM from a scheduler: clean up like Ctrl-C
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # inside: a signal may come while the commands import
         return int(args.func(args) or 0)
     except OpskitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

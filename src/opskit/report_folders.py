@@ -21,7 +21,7 @@ from opskit.report import STAGING_PREFIX
 
 # a report (notebook, HTML with its images, summary) is a few MB; refuse to start below this
 MIN_FREE_BYTES = 32 * 1024 * 1024
-_STAGING = re.compile(re.escape(STAGING_PREFIX) + r"(?P<stamp>\d{8}T\d{6}Z)-(?P<pid>\d+)$")
+_STAGING = re.compile(re.escape(STAGING_PREFIX) + r"(?P<stamp>\d{8}T\d{6}Z)-(?P<pid>\d+)(-[A-Za-z0-9_]+)?$")
 
 _HINTS = {
     errno.ENOSPC: "free space on that file system, or write elsewhere with --out DIR",

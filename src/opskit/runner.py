@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -146,9 +147,11 @@ def run_runbook(
     prepare(parent)
     started = datetime.now(UTC)
     remove_stale_staging(parent, utc_stamp(started))
-    staging = Path(os.fspath(parent / f"{STAGING_PREFIX}{utc_stamp(started)}-{os.getpid()}"))
-    with writing(staging):
-        staging.mkdir()
+    with writing(parent):  # unique even for two runs of one process in the same second
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{utc_stamp(started)}-{os.getpid()}-", dir=parent))
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; a report folder is as readable as any
     t0 = time.perf_counter()
     try:
         nb, error = _execute(rb, values, staging, progress, timeout_s)
