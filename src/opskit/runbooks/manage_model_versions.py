@@ -266,7 +266,7 @@ def run(
     *,
     tracking_uri: str = "sample:model_registry",
     model: str | None = None,
-    name_pattern: str = DEFAULT_PATTERN,
+    name_pattern: str | None = None,
     at: str | None = None,
 ) -> ManageModelVersionsResult:
     """Read the registry at ``tracking_uri`` (``sample:NAME``, ``sqlite:///...`` or ``http(s)://``) and judge it.
@@ -274,7 +274,7 @@ def run(
     Never raises on bad input: a setting, a model or a server that cannot be used is an ERROR row.
     """
     try:
-        settings = NamingSettings(version_pattern=name_pattern)
+        settings = NamingSettings(version_pattern=name_pattern or DEFAULT_PATTERN)
     except ValueError as exc:
         return ManageModelVersionsResult(
             VerdictTable([error_verdict("settings", InputError(str(exc), column="name_pattern"))]), uri=tracking_uri
