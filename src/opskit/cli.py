@@ -152,10 +152,10 @@ def _observed_vs_threshold(check: dict) -> str:
     """``observed 412 ms > threshold 300 ms: message`` where the row has them, else its message."""
     unit = f" {check['unit']}" if check.get("unit") else ""
     parts = []
-    if check.get("observed") is not None:
-        parts.append(f"observed {check['observed']}{unit}")
-    if check.get("threshold") is not None:
-        parts.append(f"threshold {check['threshold']}{unit}")
+    for key in ("observed", "threshold"):
+        value = check.get(key)
+        if value is not None:  # a number gets its unit; a text threshold ("<= 30 %") carries its own
+            parts.append(f"{key} {value}{unit if isinstance(value, int | float) else ''}")
     message = check.get("message") or check.get("next_step") or ""
     return "; ".join([*parts, message] if message else parts)
 
