@@ -38,7 +38,10 @@ def test_sigterm_at_any_point_keeps_earlier_reports_and_leaves_nothing_half_writ
     time.sleep(delay_s)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode in (0, 1, 143), err  # finished before the signal, or stopped by it
+    # finished before the signal (0, 1), stopped by it (143), or reached while the interpreter was
+    # starting or exiting, when Python's default handler is in place (-15): then, as always, nothing
+    # half-written may be left (checked below)
+    assert proc.returncode in (0, 1, 143, -signal.SIGTERM), err
     if proc.returncode == 143:
         assert "interrupted" in err and "Traceback" not in err.split("interrupted")[-1]
     after = _checksums(reports)
