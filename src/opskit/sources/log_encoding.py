@@ -92,18 +92,7 @@ def gzip_head(path: Path, limit: int) -> bytes:
 
 def read_until_damage(fh: BinaryIO, n: int) -> bytes:
     """Up to ``n`` bytes, stopping without an error where a cut ``.gz`` ends (the scan reports the cut)."""
-    read = getattr(fh, "read1", fh.read)
-    parts: list[bytes] = []
-    while n > 0:
-        try:
-            piece = read(n)
-        except EOFError:
-            break
-        if not piece:
-            break
-        parts.append(piece)
-        n -= len(piece)
-    return b"".join(parts)
+    return UntilDamage(fh).read(n)
 
 
 class UntilDamage:

@@ -22,6 +22,7 @@ from opskit.analyses.faults.signals import attribute_kills
 from opskit.analyses.faults.xid import decode_xid, parse_xid_line
 from opskit.errors import InputError
 from opskit.privacy import mask
+from opskit.sources.log_encoding import UntilDamage
 from opskit.sources.logs import (
     BLOCK_BYTES,
     LogSource,
@@ -123,37 +124,13 @@ class _FileScan:
         self.findings.append((finding, stated or ts is None, offset))
 
 
-class _UntilDamage:
-    """A stream read in pieces that ends, instead of raising, where its data is damaged (a truncated ``.gz``):
-    what came before is kept and the damage noted in ``state.damage``."""
-
-    PIECE = 1 << 16  # at most this much before the damage is lost
-
-    def __init__(self, stream, state: _FileScan):
-        self.stream, self.state = stream, state
-
-    def read(self, n: int = -1) -> bytes:
-        if self.state.damage is not None:
-            return b""
-        parts: list[bytes] = []
-        want = n if n is not None and n >= 0 else 1 << 62
-        read = getattr(self.stream, "read1", self.stream.read)  # gzip's read() drops a piece cut by the damage
-        while want > 0:
-            try:
-                piece = read(min(want, self.PIECE))
-            except (OSError, EOFError) as exc:
-                self.state.damage = str(exc) or type(exc).__name__
-                break
-            if not piece:
-                break
-            parts.append(piece)
-            want -= len(piece)
-        return b"".join(parts)
-
-
 def _regions_until_damage(state: _FileScan, stream, block_bytes: int):
     """The stream's regions up to the end or to the damage (kept in ``state.damage``)."""
-    yield from iter_regions(_UntilDamage(stream, state), block_bytes=block_bytes)
+    reader = UntilDamage(stream)
+    try:
+        yield from iter_regions(reader, block_bytes=block_bytes)
+    finally:
+        state.damage = reader.damage
 
 
 def _scan_metrics(state: _FileScan, data: bytes, start: int, end: int, line_no: int, base: int) -> None:
