@@ -1,8 +1,13 @@
 """Score the triage on the real-log corpus: top-1 class, evidence line, false alarms on healthy windows.
 
-Run: ``.venv/bin/python bench/score_triage.py [FOLDER ...]`` (default: tests/fixtures/real/failure_logs and
-tests/fixtures/real/healthy_logs). Each folder holds an ``expected.yaml`` naming every file's class
+Run: ``.venv/bin/python bench/score_triage.py [--batch N] [FOLDER ...]`` (default: tests/fixtures/real/failure_logs
+and tests/fixtures/real/healthy_logs). Each folder holds an ``expected.yaml`` naming every file's class
 (``none`` for a healthy window) and the 1-based line of its evidence. Prints the misses and the scores.
+
+``--batch N`` scores only the entries marked ``batch: N`` (entries without a mark are batch 1). Files added
+in a later batch estimate the score on logs the rules were not written from, when scored with the rules as
+they were before: ``git archive <commit> src | tar -x -C /tmp/old`` and run this script with
+``PYTHONPATH=/tmp/old/src``.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = [ROOT / "tests/fixtures/real/failure_logs", ROOT / "tests/fixtures/real/healthy_logs"]
 
 
-def judge(folder: Path) -> list[dict]:
-    """One row per file of ``folder``'s index: expected and found class and line."""
+def judge(folder: Path, batch: int | None = None) -> list[dict]:
+    """One row per file of ``folder``'s index (of one batch, or all): expected and found class and line."""
     rows = []
     for entry in yaml.safe_load((folder / "expected.yaml").read_text())["files"]:
+        if batch is not None and entry.get("batch", 1) != batch:
+            continue
         found = scan(folder / entry["file"]).root_cause
         rows.append(
             {
@@ -36,7 +43,13 @@ def judge(folder: Path) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
-    rows = [r for folder in (map(Path, argv) if argv else DEFAULT) for r in judge(folder)]
+    batch = None
+    if argv[:1] == ["--batch"]:
+        if len(argv) < 2 or not argv[1].isdigit():
+            print("usage: score_triage.py [--batch N] [FOLDER ...]", file=sys.stderr)
+            return 2
+        batch, argv = int(argv[1]), argv[2:]
+    rows = [r for folder in (map(Path, argv) if argv else DEFAULT) for r in judge(folder, batch)]
     faults = [r for r in rows if r["expected"] != "none"]
     healthy = [r for r in rows if r["expected"] == "none"]
     top1 = sum(r["found"] == r["expected"] for r in faults)

@@ -114,6 +114,7 @@ _FIELD_OF_KEY = {
     **{k: "samples_per_s" for k in _SAMPLES_KEYS},
     **{k: "grad_norm" for k in ("grad_norm", "grad norm", "gradient_norm", "total_grad_norm")},
     **{k: "loss_scale" for k in ("loss_scale", "loss scale")},
+    **{k: "skipped" for k in ("skipped", "number of skipped iterations")},  # Megatron per interval, DeepSpeed total
 }
 
 
@@ -134,7 +135,8 @@ def parse_training_line(text: str) -> dict | None:
     """One training record from a log line, or None when the line holds neither a step nor a loss.
 
     Returns a dict with ``format`` and any of ``step, loss, lr, epoch, tokens_per_s, samples_per_s``,
-    plus ``grad_norm`` and ``loss_scale`` where the line prints them (read by the triage's metric rules).
+    plus ``grad_norm``, ``loss_scale`` and ``skipped`` (iterations skipped: per logging interval in Megatron,
+    since the start in DeepSpeed) where the line prints them (read by the triage's metric rules).
     """
     low = text.lower()
     if "loss" not in low and "step" not in low and "iteration" not in low:

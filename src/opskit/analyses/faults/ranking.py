@@ -12,7 +12,11 @@ _MAX_TS = pd.Timestamp.max.tz_localize("UTC")
 
 
 def _order_key(f: Finding, source_index: dict[str, int]) -> tuple:
-    return (f.tier, f.timestamp if f.timestamp is not None else _MAX_TS, source_index.get(f.file, 0), f.line)
+    inferred = 1 if "inferred" in f.details else 0  # a line that states the fault before one it was inferred from
+    entry = 1 if "torchrun_entry" in f.details else 0  # the launcher's own line before its report's repeats
+    generic = 0 if "torchrun" in f.details else 1  # a report's "Root Cause" before its generic ChildFailedError
+    ts = f.timestamp if f.timestamp is not None else _MAX_TS
+    return (f.tier, inferred, entry, generic, ts, source_index.get(f.file, 0), f.line)
 
 
 def rank_findings(findings: Iterable[Finding], source_order: Iterable[str] = ()) -> tuple[list[Finding], str]:
@@ -20,7 +24,10 @@ def rank_findings(findings: Iterable[Finding], source_order: Iterable[str] = ())
 
     Order: the catalogue's tier (hardware, then host resources and the software stack, then a
     rank-local failure such as an OOM, then kills, NCCL errors, NCCL timeouts, launcher reports),
-    then time (the first failure across ranks), then file order and line.
+    then direct evidence before evidence inferred from another line (an OOM-kill record before the
+    SIGKILL it explains), the launcher's failure line before the entries of its report that repeat it,
+    the report's "Root Cause" before the generic ChildFailedError, then time (the first failure across
+    ranks), then file order and line.
     """
     index = {name: i for i, name in enumerate(source_order)}
     ranked = sorted(findings, key=lambda f: _order_key(f, index))

@@ -16,9 +16,9 @@ from opskit.analyses.faults.cuda_oom import parse_cuda_oom
 from opskit.analyses.faults.distributed import parse_nccl_watchdog, parse_torchrun_failure
 from opskit.analyses.faults.engines import hyperscan_available
 from opskit.analyses.faults.findings import MAX_FINDINGS_PER_FILE, MAX_TEXT_CHARS, Finding, ScanResult, SourceStats
-from opskit.analyses.faults.metrics import CANDIDATE, MetricWatch
+from opskit.analyses.faults.metrics import CANDIDATE, FAST, MetricWatch
 from opskit.analyses.faults.ranking import rank_findings
-from opskit.analyses.faults.signals import attribute_kills
+from opskit.analyses.faults.signals import SIGKILL_REASON, attribute_kills
 from opskit.analyses.faults.xid import decode_xid, parse_xid_line
 from opskit.errors import InputError
 from opskit.privacy import mask
@@ -81,7 +81,7 @@ class _FileScan:
         """Feed a metric line to the divergence rules (:mod:`opskit.analyses.faults.metrics`)."""
         if self.metrics.found is None:
             low = raw.lower()
-            if b"nan" not in low and b"inf" not in low:  # every figure finite: no divergence here, streak broken
+            if FAST.search(low) is None:  # every figure finite, no overflow, nothing skipped: streak broken
                 self.metrics.reset()
                 return
             self.metrics.feed(line, decode_line(raw[: MAX_TEXT_CHARS * 4].rstrip(b"\r")))
@@ -134,17 +134,19 @@ def _regions_until_damage(state: _FileScan, stream, block_bytes: int):
 
 
 def _scan_metrics(state: _FileScan, data: bytes, start: int, end: int, line_no: int, base: int) -> None:
-    """Feed the lines of a block that carry a gradient norm or a loss scale to the metric rules."""
+    """Feed the lines of a block that carry a gradient norm, a loss scale, skipped steps or a non-finite value
+    to the metric rules (the block is lower-cased once, so the search needs no case-folding)."""
     if state.metrics.found is not None:
         return
     pos, ln, last = start, line_no, -1
-    for m in CANDIDATE.finditer(data, start, end):
-        ls = max(data.rfind(b"\n", start, m.start()) + 1, start)
+    low = data[start:end].lower()
+    for m in CANDIDATE.finditer(low):
+        ls = max(data.rfind(b"\n", start, start + m.start()) + 1, start)
         if ls == last:
             continue
         ln += data.count(b"\n", pos, ls)
         pos, last = ls, ls
-        le = data.find(b"\n", m.end(), end)
+        le = data.find(b"\n", start + m.end(), end)
         state.add_metric(data[ls : end if le < 0 else le], ln, base + ls)
         if state.metrics.found is not None:
             return
@@ -212,18 +214,27 @@ def _enrich(state: _FileScan, default_year: int | None, expected_ranks: set[int]
             if root_block or entry_line:
                 f = _torchrun_context(f, lines, root_block, default_year)
             if f.timestamp is None:
-                for _, text in reversed([x for x in lines if x[0] <= 0]):
-                    ts, _ = parse_timestamp(text, default_year=default_year)
-                    if ts is not None:
-                        f = replace(f, timestamp=ts, details={**f.details, "timestamp_from": "a line before"})
-                        break
+                f = _stamp_from_neighbours(f, lines, default_year)
         if f.fault == "nccl_timeout" and expected_ranks and "ranks" in f.details:
             f = replace(f, details={**f.details, "expected_ranks": sorted(expected_ranks)})
         out.append(f)
     return out
 
 
-_EXIT_FIELD = re.compile(r"^(?:\[\w+\]:)?\s*exitcode\s*:")
+def _stamp_from_neighbours(f: Finding, lines: list[tuple[int, str]], default_year: int | None) -> Finding:
+    """A finding's time from the nearest stamped line before it, else from the first one after it: a line of a
+    log happened no later than the lines after it, so that stamp is an upper bound (and ties go to file order)."""
+    before = reversed([text for i, text in lines if i <= 0])
+    after = (text for i, text in lines if i > 0)
+    for where, texts in (("a line before", before), ("a line after (at the latest)", after)):
+        for text in texts:
+            ts, _ = parse_timestamp(text, default_year=default_year)
+            if ts is not None:
+                return replace(f, timestamp=ts, details={**f.details, "timestamp_from": where})
+    return f
+
+
+_EXIT_FIELD = re.compile(r"^(?:\[\w+\]:)?\s*(?:exitcode|traceback)\s*:")
 
 
 def _torchrun_context(f: Finding, lines: list[tuple[int, str]], root_block: bool, default_year: int | None) -> Finding:
@@ -300,6 +311,8 @@ def scan(
     expected = {s.rank for s in sources if s.rank is not None}
     findings = [f for st, _, _ in states for f in _enrich(st, default_year, expected)]
     findings = attribute_kills(findings, cat)
+    if "killed_preempted" in counts and any(f.details.get("inferred") == SIGKILL_REASON for f in findings):
+        counts["host_oom"] += counts.pop("killed_preempted")  # the kills were re-read as the host's OOM killer
     ranked, reason = rank_findings(findings, [s.name for s in sources])
     timeouts = [(f.rank, f.text) for f in ranked if f.fault == "nccl_timeout"]
     watchdog = parse_nccl_watchdog(timeouts, expected_ranks=sorted(expected) or None) if timeouts else None

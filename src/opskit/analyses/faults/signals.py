@@ -16,9 +16,12 @@ from dataclasses import replace
 from opskit.analyses.faults.catalogue import Catalogue
 from opskit.analyses.faults.findings import Finding
 
+# The shell's word for SIGKILL in the locales glibc translates it to (C, de, fr, es, zh_CN, ru, ja).
+KILLED_WORDS = ("Killed", "Getötet", "Processus arrêté", "Terminado (killed)", "已杀死", "Убито", "強制終了")
 SIGKILL = re.compile(
-    r"exit ?code[ \t]*:?[ \t]*(-9|137)\b|\(exitcode: -9\)|SIGKILL|signal[: ]+9\b|exit(ed with)? code:?[ \t]*137"
-    r"|exit status 137|\bKilled\b|signal: Killed",
+    r"exit ?code[ \t]*:?[ \t]*(-9|137)\b|\(exitcode: -9\)|(?<!\w)SIGKILL(?!\w)|signal[: ]+9\b"
+    r"|exit(ed with)? code:?[ \t]*137|return code = -9\b"
+    r"|exit status 137|signal: Killed|(?<![\w-])(?:" + "|".join(re.escape(w) for w in KILLED_WORDS) + r")(?![\w-])",
     re.IGNORECASE,
 )
 SIGKILL_REASON = "a SIGKILL with no preemption, cancellation or SIGTERM in the logs: the OOM killer's signature"
