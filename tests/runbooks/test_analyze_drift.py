@@ -8,6 +8,7 @@ from opskit.runner import run_runbook
 from opskit.samples import drift as sample
 
 RUNBOOK = "analyze_drift"
+SECTION = 'id="Features-ranked-by-PSI"'  # the section heading itself, not its entry in the header's list of sections
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_accuracy_drop_in_the_planted_weeks_only(sample_run):
 def test_report_shows_verdicts_first_then_tables_and_plots(sample_run):
     run, _ = sample_run
     html = run.html_path.read_text(encoding="utf-8")
-    assert html.index("opskit-verdict") < html.index("Features ranked by PSI")
+    assert html.index("opskit-verdict") < html.index(SECTION)
     assert "contribution" in html and "&lt;unseen&gt;" in html
     assert html.count("data:image/png;base64") >= 5
 
@@ -121,5 +122,5 @@ def test_missing_reference_is_one_error_row_the_other_checks_skip(reports, tmp_p
     assert "no_such_reference.parquet" in run.summary["checks"][0]["message"]
     assert run.summary["figures"] == {}
     html = run.html_path.read_text(encoding="utf-8")
-    assert html.index("opskit-verdict") < html.index("Features ranked by PSI")
+    assert html.index("opskit-verdict") < html.index(SECTION)
     assert "no_such_reference" in html

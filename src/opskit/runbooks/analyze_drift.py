@@ -42,6 +42,7 @@ def run(
     bins: int = 10,
     max_categories: int = 50,
     min_rows_per_bin: int = 10,
+    psi_permutations: int = 0,
     column_types: dict = {},
     exclude: list = [],
     accuracy_tolerance: float = 0.05,
@@ -62,6 +63,8 @@ def run(
     - ``accuracy change``: per window against the reference, flagged beyond
       ``accuracy_tolerance``; SKIP without target and prediction, or when the inputs were not read.
 
+    ``psi_permutations`` (0: none) gives PSI a permutation p-value per feature and per window; a PSI past
+    a level that is not significant is PASS "not significant" (a window, level "not significant").
     ``save_profile`` also writes the reference profile there (JSON) for later runs; ``top`` is how
     many features the sections show bin by bin. Never raises on bad input.
     """
@@ -70,7 +73,7 @@ def run(
             target=target, prediction=prediction, timestamp=timestamp, window=window, method=method,
             companions=companions, thresholds=thresholds, bins=bins, column_types=column_types, exclude=exclude,
             accuracy_tolerance=accuracy_tolerance, chunk_rows=chunk_rows, max_categories=max_categories,
-            min_rows_per_bin=min_rows_per_bin,
+            min_rows_per_bin=min_rows_per_bin, psi_permutations=psi_permutations,
         )  # fmt: skip
     except (TypeError, ValueError) as exc:  # a parameter of the wrong shape: nothing can be judged
         return AnalyzeDriftResult(verdicts=_unjudged(exc), settings=DriftSettings(), top=top)
@@ -152,7 +155,7 @@ def judge_trend(
     watch, level = drift.thresholds["psi_watch"], drift.thresholds["psi"]
     trend = psi_trend(
         inputs.reference.profile, chunks, timestamp=timestamp, window=settings.windows_for(timestamp),
-        watch=watch, drift=level, min_rows_per_bin=settings.min_rows_per_bin,
+        watch=watch, drift=level, min_rows_per_bin=settings.min_rows_per_bin, permutations=settings.psi_permutations,
     )  # fmt: skip
     overall = {f.name: f.status for f in drift.features}
     if drift.prediction is not None:

@@ -146,9 +146,10 @@ def count_current_file(
     available = table_columns(path)
     wanted = [c for c in available if c in profile.features]
     counted = CurrentCounts(profile, keep_values=keep_values, sample_size=sample_size, engine=engine)
-    # CSV types come from the first block: read numeric features as text there, parsed per feature,
+    # CSV types come from the first block: read numeric and time features as text there, parsed per feature,
     # so a stray word far down a column is that feature's ERROR row, not a failed read
-    text = [c for c in wanted if profile.features[c].kind == ColumnType.NUMERIC] if table_format(path) == "csv" else []
+    binned = (ColumnType.NUMERIC, ColumnType.DATETIME)
+    text = [c for c in wanted if profile.features[c].kind in binned] if table_format(path) == "csv" else []
     batches = iter_batches(
         path, columns=wanted, batch_rows=chunk_rows, text_columns=text, block_bytes=block_bytes, piece_bytes=piece_bytes
     )

@@ -17,6 +17,7 @@ import pandas as pd
 
 from opskit.analyses.drift.accuracy import CHECK_ACCURACY, AccuracyResult
 from opskit.analyses.drift.features import CHECK_FEATURE, DriftResult
+from opskit.analyses.drift.methods import PSI_DRIFT, PSI_WATCH
 from opskit.analyses.drift.profile import ReferenceProfile
 from opskit.analyses.drift.settings import DriftSettings
 from opskit.analyses.drift.windows import CHECK_TREND
@@ -58,6 +59,26 @@ class AnalyzeDriftResult:
             figures["prediction_psi"] = self.drift.prediction.psi
         return figures
 
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: features in drift, the worst feature's PSI, accuracy change, rows compared."""
+        r = self.drift
+        if r is None:
+            return {"features in drift": "not compared (see the ERROR row)"}
+        compared = sum(f.psi is not None for f in r.features)
+        out: dict[str, Any] = {"features in drift": f"{len(r.by_status(Status.FAIL))} of {compared}"}
+        worst = next((f for f in r.features if f.psi is not None), None)
+        if worst is not None:
+            out["worst feature"] = f"{mask(worst.name)} (PSI {worst.psi:.3f}, {worst.status.value})"
+        figures = self.figures
+        if "accuracy_change_pp" in figures:
+            out["accuracy change"] = (
+                f"{figures['accuracy_change_pp']:+.1f} points ({figures['reference_accuracy']:.1%} -> "
+                f"{figures['current_accuracy']:.1%})"
+            )
+        out["rows compared"] = f"{r.n_reference:,} reference, {r.n_current:,} current"
+        return out
+
     def _why(self, check: str) -> str | None:
         """The message of ``check``'s first ERROR or SKIP row: why a part is missing."""
         for row in self.verdicts.find(check):
@@ -95,11 +116,18 @@ class AnalyzeDriftResult:
         """The PSI per window of the features with the highest PSI, as lines and as a table."""
         if not self.has_trend:
             return unavailable("The PSI per window", self._why(CHECK_TREND) or "no trend: see the verdict table")
-        from opskit.plots.drift import plot_psi_trend
+        from opskit.plots.drift import MAX_TICKS, plot_psi_heatmap, plot_psi_trend
 
-        features = [mask(name) for name in self.trend_features()]
-        plot = shown_once(plot_psi_trend(mask_frame(self.trend), features=features))
-        return Outputs([plot, table(self.trend_table().rename(columns=mask))])  # features are the columns
+        trend = mask_frame(self.trend)
+        if trend["window"].nunique() > MAX_TICKS:  # lines of many windows overlap: one cell per feature and window
+            th = self.drift.thresholds if self.drift is not None else {}
+            features = [mask(name) for name in self.trend_features(30)]
+            watch, drift = th.get("psi_watch", PSI_WATCH), th.get("psi", PSI_DRIFT)
+            plot = shown_once(plot_psi_heatmap(trend, features=features, watch=watch, drift=drift))
+        else:
+            plot = shown_once(plot_psi_trend(trend, features=[mask(name) for name in self.trend_features()]))
+        flagged, calm = self.trend_flagged_table()
+        return Outputs([plot, self.trend_note(calm), table(flagged.rename(columns=mask))])  # features are the columns
 
     def model_section(self) -> Outputs:
         """Prediction drift (the prediction's bins) and accuracy per window against the reference."""
@@ -168,6 +196,28 @@ class AnalyzeDriftResult:
     def trend_table(self) -> pd.DataFrame:
         """PSI per window (rows) and feature (columns)."""
         return self.trend.pivot(index="window", columns="feature", values="psi").round(3)
+
+    def trend_flagged_table(self) -> tuple[pd.DataFrame, int]:
+        """``(PSI per window and feature for the windows where a feature is at watch or drift, windows left out)``.
+
+        A window where every feature is stable (or too small or not significant to judge) is a PASS
+        window: it is counted, not listed, so 50-200 windows stay a short table.
+        """
+        flagged = self.trend.groupby("window", sort=False)["level"].agg(lambda s: s.isin(["watch", "drift"]).any())
+        order = list(dict.fromkeys(self.trend["window"]))
+        keep = [w for w in order if flagged.get(w, False)]
+        pivot = self.trend_table().reindex(keep)
+        return pivot, len(order) - len(keep)
+
+    def trend_note(self, calm: int) -> Markdown:
+        """Markdown: how many windows the table leaves out because every feature was stable in them."""
+        total = self.trend["window"].nunique()
+        if not calm:
+            return Markdown(f"All {total} windows have a feature at the watch or drift level.")
+        return Markdown(
+            f"{total - calm} of {total} windows have a feature at the watch or drift level; the other {calm} "
+            "(every feature stable, or too few rows to judge) are not listed."
+        )
 
     def prediction_bins(self) -> tuple[pd.DataFrame, str] | None:
         """The prediction's bin table and a plot title, or None when prediction drift was not computed."""

@@ -36,3 +36,23 @@ def test_plots_draw_on_the_given_axes():
     )
     assert plot_accuracy_by_window(acc.windows, acc.reference_accuracy, ax=axes[1, 1]) is axes[1, 1]
     plt.close(fig)
+
+
+def test_heatmap_and_trend_keep_at_most_twelve_window_labels():
+    from opskit.plots.drift import plot_psi_heatmap
+
+    rows = [
+        {"window": f"w{i:03d}", "feature": f, "psi": 0.01 * i, "level": "stable" if i < 10 else "drift"}
+        for i in range(150)
+        for f in ("a", "b")
+    ]
+    trend = pd.DataFrame(rows)
+    ax = plot_psi_heatmap(trend, watch=0.1, drift=0.2)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) <= 12 and labels[0] == "w000" and labels[-1] == "w149"
+    image = ax.get_images()[0].get_array()
+    assert image.shape == (2, 150)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    lines = plot_psi_trend(trend)
+    assert len(lines.get_xticklabels()) <= 12 and "150 windows" in lines.get_xlabel()
+    plt.close("all")

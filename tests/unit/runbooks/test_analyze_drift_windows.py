@@ -57,3 +57,66 @@ def test_max_categories_and_min_rows_are_runbook_parameters(paths):
     (x,) = [v for v in result.verdicts if v.subject == "x"]
     assert x.status == Status.SKIP and "too few rows" in x.message  # 3,000 rows < 400 x 10 bins
     assert set(result.trend["level"]) == {"too few rows"}  # each month too: not judged
+
+
+@pytest.fixture(scope="module")
+def daily(tmp_path_factory):
+    """120 daily windows: ``x`` shifted on the last 10 days only, ``y`` stable throughout."""
+    folder = tmp_path_factory.mktemp("drift_days")
+    rng = np.random.default_rng(12)
+    n_ref, per_day, days = 20_000, 400, 120
+    pd.DataFrame({"x": rng.normal(size=n_ref), "y": rng.normal(size=n_ref)}).to_parquet(folder / "ref.parquet")
+    day = np.repeat(np.arange(days), per_day)
+    current = pd.DataFrame(
+        {
+            "ts": pd.Timestamp("2026-06-01", tz="UTC") + pd.to_timedelta(day * 24 + 12, unit="h"),
+            "x": rng.normal(size=day.size) + np.where(day >= days - 10, 1.0, 0.0),
+            "y": rng.normal(size=day.size),
+        }
+    )
+    current.to_parquet(folder / "cur.parquet", index=False)
+    return folder
+
+
+def test_many_windows_give_a_heatmap_and_a_table_of_the_windows_that_are_not_pass(daily):
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    result = run(
+        reference=str(daily / "ref.parquet"), current=str(daily / "cur.parquet"),
+        target=None, prediction=None, timestamp="ts", window="day", psi_permutations=200,
+    )  # fmt: skip
+    assert result.trend["window"].nunique() == 120
+    flagged, calm = result.trend_flagged_table()
+    assert len(flagged) + calm == 120
+    assert list(flagged.index[-10:]) == [f"2026-09-{d:02d}" for d in range(19, 29)]  # the shifted days are listed
+    assert len(flagged) <= 14  # the 10 shifted days, and at most a few noisy ones
+    assert set(result.trend.columns) >= {"p_value", "level"}
+    out = result.trend_section()
+    (figure,) = [i for i in out if isinstance(i, Figure)]
+    ax = figure.axes[0]
+    assert ax.get_title().startswith("PSI level per feature and window")
+    assert len(ax.get_xticklabels()) <= 12 and ax.get_xticklabels()[-1].get_text() == "2026-09-28"
+    assert f"the other {calm} (every feature stable" in str(out[1])
+    plt.close("all")
+
+
+def test_headline_names_drift_the_worst_feature_accuracy_and_rows(paths, daily):
+    shifted = run(
+        reference=str(daily / "ref.parquet"), current=str(daily / "cur.parquet"),
+        target=None, prediction=None, timestamp="ts", window="month",
+    )  # fmt: skip
+    headline = shifted.headline
+    assert list(headline) == ["features in drift", "worst feature", "rows compared"]  # no labels: no accuracy
+    assert headline["features in drift"] == f"{len(shifted.drift.by_status(Status.FAIL))} of 2"
+    assert headline["worst feature"].startswith(f"x (PSI {shifted.drift.feature('x').psi:.3f}, ")
+    assert headline["rows compared"] == "20,000 reference, 48,000 current"
+    model = run(
+        reference=str(paths / "reference.parquet"), current=str(paths / "current.csv"),
+        target="label", prediction="score", timestamp="ts", window="month",
+    )  # fmt: skip
+    change = model.figures["accuracy_change_pp"]
+    assert model.headline["accuracy change"].startswith(f"{change:+.1f} points (")
+    assert len(model.headline) <= 5
+    missing = run(reference=str(paths / "none.parquet"), current=str(paths / "current.csv"))
+    assert missing.headline == {"features in drift": "not compared (see the ERROR row)"}

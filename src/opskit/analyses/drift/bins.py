@@ -15,7 +15,12 @@ The binning rules (the ones every PSI in opskit uses, stated once so a reader ca
   into the bin of the nearest one; values beyond the range into the edge bins.
 * **Categorical** features (and booleans) get one bin per reference category (the
   ``max_categories`` most frequent; any others of the reference share one ``<other>`` bin), one
-  ``<unseen>`` bin for categories the reference never had, and the ``<missing>`` bin.
+  ``<unseen>`` bin for categories the reference never had, and the ``<missing>`` bin. The reference's
+  other categories are remembered as 64-bit hashes (up to ``TAIL_MAX`` = 200,000 of them), so a
+  current category the reference never had counts as ``<unseen>`` whatever the cardinality, not as
+  ``<other>``.
+* **Constant** numeric features (one distinct reference value ``c``) get three bins, ``< c``,
+  ``= c`` and ``> c``, so they are judged on the current share that differs from the constant.
 
 Counting a numeric column is ``bincount(searchsorted(edges[1:-1], x, side="right"))`` in plain
 NumPy. The numba kernels (:mod:`opskit.analyses.drift.kernels`) avoid the per-value scatter: they
@@ -26,6 +31,7 @@ counts (tested).
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Sequence
 
@@ -43,6 +49,29 @@ except ImportError:  # pragma: no cover - exercised where numba is absent
 
 HAS_NUMBA = _kernels is not None
 DISCRETE_MAX_VALUES = 20  # at most this many distinct reference values: one bin per value
+TAIL_MAX = 200_000  # reference categories beyond the kept ones remembered (as hashes) to tell new ones apart
+
+
+def constant_edges(value: float) -> np.ndarray:
+    """Edges of the three bins of a constant ``value``: below it, equal to it, above it."""
+    above = np.nextafter(value, np.inf)
+    return np.array([value, value, above, above], dtype=np.float64)
+
+
+def hash_categories(names: Sequence[str]) -> np.ndarray:
+    """Sorted unique 64-bit hashes of category names (pandas' stable SipHash of the UTF-8 text)."""
+    if not len(names):
+        return np.empty(0, dtype=np.uint64)
+    return np.unique(pd.util.hash_array(np.asarray(list(names), dtype=object)))
+
+
+def encode_hashes(hashes: np.ndarray) -> str:
+    """Hashes as base64 of their little-endian bytes (how a profile keeps them in JSON)."""
+    return base64.b64encode(np.asarray(hashes, dtype="<u8").tobytes()).decode("ascii")
+
+
+def decode_hashes(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<u8").astype(np.uint64)
 
 
 def sorted_quantiles(sorted_values: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
@@ -175,32 +204,47 @@ def category_counts(values: pd.Series) -> dict[str, int]:
 
 
 def count_categorical(
-    values: pd.Series, categories: Sequence[str], has_other: bool
+    values: pd.Series, categories: Sequence[str], has_other: bool, tail: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Counts over ``categories`` (+ ``<other>`` when ``has_other``), ``<unseen>``, ``<missing>``.
 
     Returns ``(counts, unseen)`` where ``unseen`` maps each category absent from the reference to
-    its count. With ``has_other`` the reference's long tail is not known by name, so categories
-    outside the top list count as ``<other>`` rather than unseen.
+    its count. With ``has_other``, ``tail`` holds the hashes of the reference's other categories
+    (:func:`hash_categories`): those count as ``<other>``, the rest as unseen. Without ``tail`` (a
+    tail too long to remember) every category outside the top list counts as ``<other>``.
     """
     found = category_counts(values)
     n_missing = int(values.isna().sum())
-    return counts_from_category_counts(found, n_missing, categories, has_other)
+    return counts_from_category_counts(found, n_missing, categories, has_other, tail)
 
 
 def counts_from_category_counts(
-    found: dict[str, int], n_missing: int, categories: Sequence[str], has_other: bool
+    found: dict[str, int],
+    n_missing: int,
+    categories: Sequence[str],
+    has_other: bool,
+    tail: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Like :func:`count_categorical`, from already-counted categories (chunked reading)."""
     index = {c: i for i, c in enumerate(categories)}
     k = len(categories)
     counts = np.zeros(k + (1 if has_other else 0) + 2, dtype=np.int64)
     unseen: dict[str, int] = {}
+    rest = [c for c in found if c not in index]
+    in_tail = np.zeros(len(rest), dtype=bool)
+    if has_other and tail is not None and rest:
+        hashes = pd.util.hash_array(np.asarray(rest, dtype=object))
+        at = np.minimum(np.searchsorted(tail, hashes), max(tail.size - 1, 0))
+        in_tail = tail[at] == hashes if tail.size else in_tail
+    elif has_other:
+        in_tail[:] = True  # the tail is not known by name: all of it is <other>
     for cat, n in found.items():
         i = index.get(cat)
         if i is not None:
             counts[i] += n
-        elif has_other:
+    for cat, known in zip(rest, in_tail, strict=True):
+        n = found[cat]
+        if known:
             counts[k] += n
         else:
             unseen[cat] = unseen.get(cat, 0) + n

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from opskit.analyses.drift.bins import category_counts, count_numeric_full, counts_from_category_counts
-from opskit.analyses.drift.columns import ColumnType, infer_column_type, numeric_values
+from opskit.analyses.drift.columns import ColumnType, arrow_time_days, infer_column_type, numeric_values, time_days
 from opskit.analyses.drift.profile import FeatureProfile, ReferenceProfile
 from opskit.errors import InputError
 
@@ -173,6 +173,7 @@ class CurrentCounts:
         self.n_rows = 0
         self.columns_seen: set[str] = set()
         self.features: dict[str, FeatureCounts] = {}
+        self._tails: dict[str, np.ndarray | None] = {}  # decoded once per feature
         for name, fp in profile.features.items():
             if fp.comparable:
                 self.features[name] = FeatureCounts(counts=np.zeros(len(fp.counts), dtype=np.int64))
@@ -200,11 +201,8 @@ class CurrentCounts:
                 fc.error = exc.reason
 
     def _add_column(self, fp: FeatureProfile, fc: FeatureCounts, column: pa.Array | pd.Series) -> None:
-        if fp.kind == ColumnType.NUMERIC:
-            x = _series_array(column) if isinstance(column, pd.Series) else _column_array(column)
-            if x is None:
-                series = column if isinstance(column, pd.Series) else column.to_pandas()
-                x = numeric_values(series, column=fp.name, side="current")
+        if fp.binned_by_edges:
+            x = _time_array(fp, column) if fp.kind == ColumnType.DATETIME else _numeric_array(fp, column)
             counts, n_inf = count_numeric_full(x, np.asarray(fp.edges), engine=self.engine)
             fc.counts += counts
             fc.n_infinite += n_inf
@@ -224,7 +222,10 @@ class CurrentCounts:
                 hint="check the current data's schema, or set the column's type with column_types",
             )
         found = category_counts(series)
-        counts, unseen = counts_from_category_counts(found, int(series.isna().sum()), fp.categories, fp.has_other)
+        if fp.has_other and fp.name not in self._tails:
+            self._tails[fp.name] = fp.tail()
+        tail = self._tails.get(fp.name)
+        counts, unseen = counts_from_category_counts(found, int(series.isna().sum()), fp.categories, fp.has_other, tail)
         fc.counts += counts
         fc.unseen = dict(fc.unseen or {})
         for cat, n in unseen.items():
@@ -235,6 +236,24 @@ class CurrentCounts:
             rng = np.random.default_rng([self.seed, zlib.crc32(fp.name.encode("utf-8"))])
             fc.sample = ValueSample(self.sample_size, rng)
         fc.sample.offer(finite)
+
+
+def _numeric_array(fp: FeatureProfile, column: pa.Array | pd.Series) -> np.ndarray:
+    x = _series_array(column) if isinstance(column, pd.Series) else _column_array(column)
+    if x is None:
+        series = column if isinstance(column, pd.Series) else column.to_pandas()
+        x = numeric_values(series, column=fp.name, side="current")
+    return x
+
+
+def _time_array(fp: FeatureProfile, column: pa.Array | pd.Series) -> np.ndarray:
+    """Days since the epoch of a current time column (Arrow dates and timestamps without a detour)."""
+    if not isinstance(column, pd.Series):
+        days = arrow_time_days(column)
+        if days is not None:
+            return days
+        column = column.to_pandas()
+    return time_days(column, column=fp.name, side="current")
 
 
 def _categories_numeric(fp: FeatureProfile) -> bool:

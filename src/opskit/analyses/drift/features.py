@@ -11,45 +11,30 @@ Binning and smoothing rules: :mod:`opskit.analyses.drift.bins` and :mod:`opskit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from opskit.analyses.drift.columns import ColumnType, numeric_values
+from opskit.analyses.drift.columns import ColumnType, numeric_values, time_days
 from opskit.analyses.drift.counts import CurrentCounts
-from opskit.analyses.drift.methods import (
-    METHODS,
-    PSI_WATCH,
-    FeaturePair,
-    MethodValue,
-    classify_psi,
-    get_method,
-    psi_from_counts,
-    psi_table,
-    resolve_thresholds,
-)
+from opskit.analyses.drift.judge import BinCounts, FeatureDrift, judge_feature
+from opskit.analyses.drift.methods import PSI_WATCH, get_method, resolve_thresholds
 from opskit.analyses.drift.profile import FeatureProfile, ReferenceProfile, build_profile
 from opskit.analyses.drift.settings import DriftSettings
-from opskit.analyses.drift.significance import size_guard
+from opskit.analyses.drift.verdicts import CHECK_FEATURE, CHECK_PREDICTION, feature_verdict
 from opskit.checks import Status, Verdict
 
-CHECK_FEATURE = "feature drift"
-CHECK_PREDICTION = "prediction drift"
-
-_LEVEL_STATUS = {"drift": Status.FAIL, "watch": Status.WARN, "stable": Status.PASS}
-
-
-@dataclass(frozen=True)
-class BinCounts:
-    """Reference and current counts of one feature over its bins (the table is built on demand)."""
-
-    profile: FeatureProfile
-    current: np.ndarray
-
-    def table(self) -> pd.DataFrame:
-        return psi_table(self.profile.labels(), np.asarray(self.profile.counts), self.current)
+__all__ = [
+    "CHECK_FEATURE",
+    "CHECK_PREDICTION",
+    "BinCounts",
+    "BinTables",
+    "DriftResult",
+    "FeatureDrift",
+    "analyze_drift",
+]
 
 
 class BinTables(Mapping[str, pd.DataFrame]):
@@ -69,27 +54,6 @@ class BinTables(Mapping[str, pd.DataFrame]):
 
     def __len__(self) -> int:
         return len(self._counts)
-
-
-@dataclass(frozen=True)
-class FeatureDrift:
-    """Drift of one feature: status, the verdict method's value and threshold, PSI, companions."""
-
-    name: str
-    kind: ColumnType | None
-    status: Status
-    method: str
-    threshold: float | None = None
-    value: float | None = None
-    psi: float | None = None
-    level: str | None = None  # stable / watch / drift (PSI levels)
-    n_bins: int = 0
-    companions: dict[str, MethodValue] = field(default_factory=dict)
-    note: str = ""
-    reason: str | None = None
-    unseen: dict[str, int] = field(default_factory=dict)
-    n_current: int = 0
-    psi_expected: float | None = None  # PSI's approximate value under no drift at these sizes
 
 
 @dataclass(frozen=True)
@@ -129,7 +93,10 @@ class DriftResult:
                 "value": f.value,
                 "threshold": f.threshold,
                 "bins": f.n_bins,
+                "psi_expected": f.psi_expected,
             }
+            if any(x.psi_p_value is not None for x in self.features):
+                row["psi_p_value"] = f.psi_p_value
             for name in self._companion_names():
                 c = f.companions.get(name)
                 row[name] = c.value if c else None
@@ -151,10 +118,10 @@ class DriftResult:
         """One verdict per feature (and the prediction), worst first once in a VerdictTable."""
         out = list(self.problems)
         watch = self.thresholds.get("psi_watch", PSI_WATCH)
-        out.extend(_verdict(f, CHECK_FEATURE, self.bin_tables.get(f.name), watch) for f in self.features)
+        out.extend(feature_verdict(f, CHECK_FEATURE, self.bin_tables.get(f.name), watch) for f in self.features)
         if self.prediction is not None:
             table = self.bin_tables.get(self.prediction.name)
-            out.append(_verdict(self.prediction, CHECK_PREDICTION, table, watch))
+            out.append(feature_verdict(self.prediction, CHECK_PREDICTION, table, watch))
         return out
 
     def figures(self) -> dict[str, object]:
@@ -172,136 +139,8 @@ class DriftResult:
         }
 
 
-def _next_step(f: FeatureDrift, check: str) -> str:
-    if f.status == Status.FAIL:
-        what = "the model's scores" if check == CHECK_PREDICTION else f"'{f.name}'"
-        return (
-            f"compare the histograms of {what} below; check the upstream data for a pipeline or "
-            "population change, then retrain or recalibrate if the shift is real"
-        )
-    if f.status == Status.WARN:
-        return "watch the PSI trend per window; it is moving toward the 0.2 drift level"
-    if f.status == Status.ERROR:
-        return "fix the column in the named data set (or set its type with column_types) and rerun"
-    return ""
-
-
-def _evidence(f: FeatureDrift, table: pd.DataFrame | None) -> str:
-    parts = []
-    if table is not None and len(table):
-        top = table.loc[table["contribution"].idxmax()]
-        parts.append(
-            f"largest bin {top['bin']}: reference {top['ref_share']:.1%} -> current {top['cur_share']:.1%} "
-            f"(contribution {top['contribution']:.3f})"
-        )
-    if f.unseen:
-        cats = sorted(f.unseen.items(), key=lambda kv: -kv[1])[:3]
-        parts.append("unseen categories: " + ", ".join(f"{k!r} x{v}" for k, v in cats))
-    for name, c in f.companions.items():
-        parts.append(f"{name} {c.value:.3g}{' (drift)' if c.drifted else ''}")
-    return "; ".join(parts)
-
-
-def _verdict(f: FeatureDrift, check: str, table: pd.DataFrame | None, watch: float = PSI_WATCH) -> Verdict:
-    if f.status in (Status.SKIP, Status.ERROR):
-        return Verdict(check, f.status, subject=f.name, message=f.reason, next_step=_next_step(f, check) or None)
-    threshold = f.threshold
-    if f.method == "psi" and f.status != Status.FAIL:
-        threshold = watch  # the level a WARN reached, or a PASS stays under
-    unit = "PSI" if f.method == "psi" else METHODS[f.method].statistic
-    message = f"{f.method}: {f.level}" if f.method == "psi" else f"{f.method} (PSI {f.psi:.3f}, {f.level})"
-    if f.note:
-        message += f"; {f.note}"
-    return Verdict(
-        check,
-        f.status,
-        subject=f.name,
-        observed=round(float(f.value), 4) if f.value is not None else None,
-        threshold=threshold,
-        unit=unit,
-        evidence=_evidence(f, table),
-        next_step=_next_step(f, check) or None,
-        message=message,
-    )
-
-
 def _finite(values: np.ndarray | None) -> np.ndarray | None:
     return None if values is None else values[np.isfinite(values)]
-
-
-def _judge(
-    fp: FeatureProfile,
-    counts,
-    method: str,
-    companions: Sequence[str],
-    thresholds: Mapping[str, float],
-    ref_values: np.ndarray | None,
-    min_rows_per_bin: int = 10,
-) -> tuple[FeatureDrift, BinCounts]:
-    """Compare one feature; returns its drift and the counts behind its PSI bin table.
-
-    Fewer than ``min_rows_per_bin`` non-missing rows per bin on either side: SKIP "too few rows".
-    """
-    n_cur = int(counts.counts.sum())
-    pair = FeaturePair(fp, counts.counts, ref_values=ref_values, cur_values=counts.values)
-    table = BinCounts(fp, counts.counts)
-    psi = psi_from_counts(pair.ref_counts, counts.counts)
-    level = classify_psi(psi, thresholds.get("psi_watch", PSI_WATCH), thresholds["psi"])
-    notes = [fp.note()] if fp.note() else []
-    if counts.n_infinite:
-        notes.append(f"{counts.n_infinite} infinite current value(s) counted in the edge bins")
-    if n_cur and counts.counts[-1] == n_cur:
-        notes.append("all current values missing")
-    elif counts.counts[-1] and not fp.counts[-1]:
-        notes.append(f"missing values appear: {counts.counts[-1] / n_cur:.1%} of current rows")
-    results: dict[str, MethodValue] = {}
-    for name in companions:
-        m = get_method(name)
-        if m.name == method or not m.applies_to(fp.kind):
-            continue
-        try:
-            results[m.name] = m.evaluate(pair, thresholds[m.name])
-        except ValueError as exc:
-            notes.append(f"{m.name} not computed: {exc}")
-    verdict_method = get_method(method)
-    if verdict_method.name == "psi":
-        status, value, threshold = _LEVEL_STATUS[level], psi, thresholds["psi"]
-    elif not verdict_method.applies_to(fp.kind):
-        notes.append(f"{method} does not apply to {fp.kind.value} columns: judged by PSI")
-        status, value, threshold = _LEVEL_STATUS[level], psi, thresholds["psi"]
-        method = "psi"
-    else:
-        try:
-            mv = verdict_method.evaluate(pair, thresholds[verdict_method.name])
-            status = Status.FAIL if mv.drifted else Status.PASS
-            value, threshold = mv.value, thresholds[verdict_method.name]
-        except ValueError as exc:
-            notes.append(f"{method} not computed ({exc}): judged by PSI")
-            status, value, threshold = _LEVEL_STATUS[level], psi, thresholds["psi"]
-            method = "psi"
-    expected, reason = size_guard(fp, counts.counts, psi, min_rows_per_bin)
-    if reason:
-        status = Status.SKIP
-    elif expected >= 0.01:
-        notes.append(f"PSI expected with no drift at these sizes: about {expected:.3f}")
-    drift = FeatureDrift(
-        name=fp.name,
-        kind=fp.kind,
-        status=status,
-        method=method,
-        threshold=threshold,
-        value=value,
-        psi=psi,
-        level=level,
-        n_bins=fp.n_bins,
-        companions=results,
-        note="; ".join(notes),
-        unseen=dict(counts.unseen or {}),
-        n_current=n_cur,
-        psi_expected=expected,
-        reason=reason,
-    )
-    return drift, table
 
 
 def _not_compared(fp: FeatureProfile, method: str) -> FeatureDrift:
@@ -328,8 +167,7 @@ def analyze_drift(
     method = get_method(settings.method).name
     companions = [get_method(c).name for c in settings.companions]
     thresholds = settings.thresholds
-    limits = resolve_thresholds({k: v for k, v in thresholds.items() if k != "psi_watch"})
-    limits["psi_watch"] = float(thresholds.get("psi_watch", PSI_WATCH))
+    limits = resolve_thresholds(thresholds)
     skip = set(settings.not_compared)
     prediction = settings.prediction
     ref_frame = reference_table
@@ -373,11 +211,13 @@ def analyze_drift(
             table = None
         else:
             ref_values = None
-            if ref_frame is not None and fp.kind == ColumnType.NUMERIC and needs_values:
-                ref_values = _finite(numeric_values(ref_frame[name], column=name, side="reference"))
-            drift, table = _judge(
-                fp, counted.features[name], method, companions, limits, ref_values, settings.min_rows_per_bin
-            )
+            if ref_frame is not None and fp.kind in (ColumnType.NUMERIC, ColumnType.DATETIME) and needs_values:
+                read = time_days if fp.kind == ColumnType.DATETIME else numeric_values
+                ref_values = _finite(read(ref_frame[name], column=name, side="reference"))
+            drift, table = judge_feature(
+                fp, counted.features[name], method, companions, limits, ref_values, settings.min_rows_per_bin,
+                settings.psi_permutations,
+            )  # fmt: skip
         if table is not None:
             tables[name] = table
         if name == prediction:

@@ -9,24 +9,39 @@
   ``PSI_EPSILON = 1e-4`` before the formula; other shares are used as they are (no
   renormalisation), so any bin that is not empty contributes exactly the textbook term.
   Levels: below 0.1 stable, 0.1 to 0.2 watch, above 0.2 drift.
-* ``ks``: two-sample Kolmogorov-Smirnov on the finite values (numeric only); drift when p < 0.05.
+
+The companions, and what each threshold means (each pairs its size with a test, so neither
+sampling noise on small data nor a tiny but "significant" shift on big data reads as drift):
+
+* ``ks``: two-sample Kolmogorov-Smirnov on the finite values (numeric and time columns). Drift when
+  p < 0.05 **and** the statistic D (the largest gap between the two cumulative distributions: the
+  share of rows that moved across some value) exceeds ``ks_statistic`` (0.1 by default; a shift of
+  the mean by a quarter of a standard deviation of a normal feature gives about 0.1). The p-value
+  alone flags 5 % of identical samples by construction and any shift at all on big data; the floor
+  keeps it to differences worth acting on, the p-value keeps small samples from flagging by chance.
   Against a saved profile the reference distribution is its 501-quantile sketch and the p-value
   uses the true row counts.
 * ``chi2``: chi-squared test of homogeneity on the bin counts (bins empty on both sides dropped);
-  drift when p < 0.05.
-* ``jensen_shannon``: Jensen-Shannon distance (base 2, between 0 and 1) of the bin shares; drift above 0.1.
+  drift when p < 0.05. A pure significance test: on big data it flags shifts too small to act on.
+* ``jensen_shannon``: Jensen-Shannon distance (base 2, between 0 and 1) of the bin shares. Drift
+  above 0.1 (for small shifts a distance ``d`` is about a PSI of ``5.5 d²``: 0.1 is a PSI of about
+  0.055) **and** a permutation p-value of the same distance below 0.05 (exact permutations of the bin
+  counts, :func:`opskit.analyses.drift.significance.permutation_p`), since with ``k`` bins noise
+  alone gives a distance of about ``sqrt((k - 1)(1/n_ref + 1/n_cur) / 5.5)`` (0.18 at 100 rows a side).
 * ``wasserstein``: first Wasserstein distance divided by the reference standard deviation (numeric
-  only); drift above 0.1 *and* a seeded permutation test (200 permutations of at most 2,000 rows a
-  side) gives p < 0.05, since the distance alone exceeds 0.1 by chance on small or heavy-tailed
-  samples (with infinite variance the std scale itself is noisy).
+  and time columns). 0.1 means the values moved by a tenth of the reference's spread on average
+  (for a pure shift the distance is the shift). Drift above 0.1 *and* a seeded permutation test
+  (200 permutations of at most 2,000 rows a side) gives p < 0.05, since the distance alone exceeds
+  0.1 by chance on small or heavy-tailed samples (with infinite variance the std scale itself is noisy).
 
-The p-value tests flag tiny differences on large data: they are companions, PSI is the default verdict.
+PSI may be paired the same way (``psi_permutations`` in the settings): see :mod:`opskit.analyses.drift.features`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,11 +50,15 @@ from scipy.spatial.distance import jensenshannon
 
 from opskit.analyses.drift.columns import ColumnType
 from opskit.analyses.drift.profile import FeatureProfile
+from opskit.analyses.drift.significance import ALPHA, PERMUTATIONS, jensen_shannon_rows, permutation_p
 from opskit.errors import ParameterError
 
 PSI_EPSILON = 1e-4
 PSI_WATCH = 0.1
 PSI_DRIFT = 0.2
+KS_STATISTIC = 0.1  # KS flags only when its statistic D also exceeds this (the share of rows that moved)
+# thresholds that are not a method's own, with their defaults (keys of ``thresholds`` beside the method names)
+SECONDARY_THRESHOLDS = {"psi_watch": PSI_WATCH, "ks_statistic": KS_STATISTIC}
 
 
 @dataclass(frozen=True)
@@ -69,45 +88,62 @@ class FeaturePair:
         return int(self.cur_counts.sum())
 
 
+class Computed(NamedTuple):
+    """What a method's ``compute`` returns: its value, a note, and an effect size when it has one (KS: D)."""
+
+    value: float
+    note: str = ""
+    effect: float | None = None
+
+
 @dataclass(frozen=True)
 class MethodValue:
-    """One method's result for one feature."""
+    """One method's result for one feature; ``note`` says why a value past the threshold is not drift."""
 
     value: float
     drifted: bool
     note: str = ""
+    effect: float | None = None  # KS: the statistic D
 
 
 @dataclass(frozen=True)
 class DriftMethod:
-    """A registered method: ``compute(pair) -> (value, note)``; drift when value is past ``threshold``."""
+    """A registered method: ``compute(pair) -> Computed``; drift when value is past ``threshold``.
+
+    ``confirm(pair, computed, limits) -> (drifted, note)`` is the second test a value past the
+    threshold must also pass (an effect-size floor, a permutation p-value); ``limits`` are the run's
+    resolved thresholds.
+    """
 
     name: str
     statistic: str
     threshold: float
     drift_when: str  # "above" or "below"
     kinds: frozenset[ColumnType]
-    compute: Callable[[FeaturePair], tuple[float, str]]
+    compute: Callable[[FeaturePair], Computed]
     description: str
-    confirm: Callable[[FeaturePair, float], tuple[bool, str]] | None = None  # second test when past the threshold
+    confirm: Callable[[FeaturePair, Computed, Mapping[str, float]], tuple[bool, str]] | None = None
 
     def applies_to(self, kind: ColumnType) -> bool:
         return kind in self.kinds
 
-    def evaluate(self, pair: FeaturePair, threshold: float | None = None) -> MethodValue:
+    def evaluate(
+        self, pair: FeaturePair, threshold: float | None = None, limits: Mapping[str, float] | None = None
+    ) -> MethodValue:
         limit = self.threshold if threshold is None else float(threshold)
-        value, note = self.compute(pair)
+        computed = self.compute(pair)
+        value, note = computed.value, computed.note
         drifted = bool(value > limit) if self.drift_when == "above" else bool(value < limit)
         if drifted and self.confirm is not None:
-            drifted, extra = self.confirm(pair, float(value))
+            drifted, extra = self.confirm(pair, computed, limits or resolve_thresholds(None))
             note = "; ".join(n for n in (note, extra) if n)
-        return MethodValue(float(value), drifted, note)
+        return MethodValue(float(value), drifted, note, computed.effect)
 
 
 METHODS: dict[str, DriftMethod] = {}
 
-ALL_KINDS = frozenset({ColumnType.NUMERIC, ColumnType.CATEGORICAL, ColumnType.BOOLEAN})
-NUMERIC_ONLY = frozenset({ColumnType.NUMERIC})
+ALL_KINDS = frozenset({ColumnType.NUMERIC, ColumnType.DATETIME, ColumnType.CATEGORICAL, ColumnType.BOOLEAN})
+NUMERIC_ONLY = frozenset({ColumnType.NUMERIC, ColumnType.DATETIME})  # time columns compare as days
 
 
 def register_method(method: DriftMethod) -> DriftMethod:
@@ -128,10 +164,25 @@ def get_method(name: str) -> DriftMethod:
 
 
 def resolve_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
-    """Default thresholds with ``thresholds`` applied; unknown method names are errors."""
+    """Default thresholds with ``thresholds`` applied: the methods' and :data:`SECONDARY_THRESHOLDS`.
+
+    An unknown name is a :class:`ParameterError` listing the known ones.
+    """
     out = {name: m.threshold for name, m in METHODS.items()}
+    out.update(SECONDARY_THRESHOLDS)
     for name, value in (thresholds or {}).items():
-        out[get_method(name).name] = float(value)
+        key = str(name).strip().lower()
+        if key in SECONDARY_THRESHOLDS:
+            out[key] = float(value)
+            continue
+        try:
+            out[get_method(name).name] = float(value)
+        except ParameterError as exc:
+            raise ParameterError(
+                f"unknown threshold {name!r}",
+                name=str(name),
+                hint="known thresholds: " + ", ".join(sorted([*METHODS, *SECONDARY_THRESHOLDS])),
+            ) from exc
     return out
 
 
@@ -189,8 +240,8 @@ def classify_psi(value: float, watch: float = PSI_WATCH, drift: float = PSI_DRIF
     return "stable"
 
 
-def _psi(pair: FeaturePair) -> tuple[float, str]:
-    return psi_from_counts(pair.ref_counts, pair.cur_counts), ""
+def _psi(pair: FeaturePair) -> Computed:
+    return Computed(psi_from_counts(pair.ref_counts, pair.cur_counts))
 
 
 # --- companions --------------------------------------------------------------------------------
@@ -208,51 +259,78 @@ def _current_values(pair: FeaturePair) -> np.ndarray:
     return pair.cur_values
 
 
-def _ks(pair: FeaturePair) -> tuple[float, str]:
+def _ks(pair: FeaturePair) -> Computed:
     ref, note = _reference_sample(pair)
     cur = _current_values(pair)
+    found = stats.ks_2samp(ref, cur)
+    statistic = float(found.statistic)
     if pair.ref_values is not None:
-        return float(stats.ks_2samp(ref, cur).pvalue), ""
-    statistic = stats.ks_2samp(ref, cur).statistic
+        return Computed(float(found.pvalue), "", statistic)
     n, m = pair.n_ref - pair.profile.n_missing, cur.size
     p = float(stats.kstwobign.sf(statistic * np.sqrt(n * m / (n + m)))) if n and m else 1.0
-    return p, note
+    return Computed(p, note, statistic)
 
 
-def _chi2(pair: FeaturePair) -> tuple[float, str]:
+def _ks_floor(pair: FeaturePair, computed: Computed, limits: Mapping[str, float]) -> tuple[bool, str]:
+    """KS flags only when D also exceeds ``ks_statistic``: significant *and* large enough to act on."""
+    floor = float(limits.get("ks_statistic", KS_STATISTIC))
+    d = computed.effect if computed.effect is not None else 0.0
+    if d > floor:
+        return True, f"D {d:.3f} > {floor:g}"
+    return False, f"p below the level but D {d:.3f} <= {floor:g}: a difference too small to act on"
+
+
+def _chi2(pair: FeaturePair) -> Computed:
     table = np.vstack([pair.ref_counts, pair.cur_counts])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
-        return 1.0, "one non-empty bin: nothing to test"
-    return float(stats.chi2_contingency(table, correction=False).pvalue), ""
+        return Computed(1.0, "one non-empty bin: nothing to test")
+    return Computed(float(stats.chi2_contingency(table, correction=False).pvalue))
 
 
-def _jensen_shannon(pair: FeaturePair) -> tuple[float, str]:
+def _jensen_shannon(pair: FeaturePair) -> Computed:
     p = pair.ref_counts / pair.n_ref
     q = pair.cur_counts / pair.n_cur
-    return float(jensenshannon(p, q, base=2)), ""
+    return Computed(float(jensenshannon(p, q, base=2)))
 
 
-def _wasserstein(pair: FeaturePair) -> tuple[float, str]:
+def _jensen_shannon_permutation(pair: FeaturePair, computed: Computed, limits: Mapping[str, float]) -> tuple[bool, str]:
+    """Drift only when the distance is also unlikely under no drift: exact bin permutations, p < 0.05."""
+    p = permutation_p(pair.ref_counts, pair.cur_counts, jensen_shannon_rows)
+    return p < ALPHA, _permutation_note(p)
+
+
+def _permutation_note(p: float) -> str:
+    verdict = "drift" if p < ALPHA else "not significant"
+    return f"permutation p {p:.3f} ({PERMUTATIONS} permutations, seed 0): {verdict}"
+
+
+def _wasserstein(pair: FeaturePair) -> Computed:
     ref, note = _reference_sample(pair)
     cur = _current_values(pair)
     scale = pair.profile.std or 0.0
     if scale <= 0:
-        return 0.0, "reference standard deviation is 0"
-    return float(stats.wasserstein_distance(ref, cur) / scale), note
+        return Computed(0.0, "reference standard deviation is 0")
+    return Computed(float(stats.wasserstein_distance(ref, cur) / scale), note)
 
 
 register_method(DriftMethod("psi", "PSI", PSI_DRIFT, "above", ALL_KINDS, _psi, "population stability index"))
-register_method(DriftMethod("ks", "p-value", 0.05, "below", NUMERIC_ONLY, _ks, "Kolmogorov-Smirnov two-sample test"))
+register_method(
+    DriftMethod(
+        "ks", "p-value", 0.05, "below", NUMERIC_ONLY, _ks, "Kolmogorov-Smirnov two-sample test", confirm=_ks_floor
+    )
+)
 register_method(DriftMethod("chi2", "p-value", 0.05, "below", ALL_KINDS, _chi2, "chi-squared test on the bins"))
 register_method(
-    DriftMethod("jensen_shannon", "distance", 0.1, "above", ALL_KINDS, _jensen_shannon, "Jensen-Shannon distance")
-)
-PERMUTATIONS = 200  # seeded permutation test that confirms a Wasserstein distance past its threshold
-PERMUTATION_ROWS = 2000  # rows per side it draws from (seeded), so it stays cheap on big data
+    DriftMethod(
+        "jensen_shannon", "distance", 0.1, "above", ALL_KINDS, _jensen_shannon, "Jensen-Shannon distance",
+        confirm=_jensen_shannon_permutation,
+    )
+)  # fmt: skip
+PERMUTATION_ROWS = 2000  # rows per side the Wasserstein permutation test draws from (seeded): cheap on big data
 
 
-def _wasserstein_permutation(pair: FeaturePair, observed: float) -> tuple[bool, str]:
+def _wasserstein_permutation(pair: FeaturePair, computed: Computed, limits: Mapping[str, float]) -> tuple[bool, str]:
     """Drift only when the distance is also unlikely under no drift: seeded permutation p-value < 0.05."""
     ref, _ = _reference_sample(pair)
     cur = _current_values(pair)
@@ -267,8 +345,7 @@ def _wasserstein_permutation(pair: FeaturePair, observed: float) -> tuple[bool, 
         perm = rng.permutation(pooled)
         hits += stats.wasserstein_distance(perm[:n], perm[n:]) / scale >= seen
     p = (hits + 1) / (PERMUTATIONS + 1)
-    verdict = "drift" if p < 0.05 else "not significant"
-    return p < 0.05, f"permutation p {p:.3f} ({PERMUTATIONS} permutations, seed 0): {verdict}"
+    return p < ALPHA, _permutation_note(p)
 
 
 register_method(

@@ -25,16 +25,23 @@ import pandas as pd
 from opskit import __version__
 from opskit.analyses.drift.bins import (
     DISCRETE_MAX_VALUES,
+    MISSING_BIN,
+    TAIL_MAX,
     categorical_labels,
     category_bins,
+    category_counts,
+    constant_edges,
     count_categorical,
     count_numeric,
+    decode_hashes,
     discrete_values,
+    encode_hashes,
+    hash_categories,
     numeric_labels,
     quantile_edges,
     sorted_quantiles,
 )
-from opskit.analyses.drift.columns import ColumnType, infer_column_types, numeric_values
+from opskit.analyses.drift.columns import ColumnType, infer_column_types, numeric_values, time_days
 from opskit.analyses.drift.settings import DriftSettings
 from opskit.errors import InputError
 
@@ -66,36 +73,60 @@ class FeatureProfile:
     status: str | None = None
     reason: str | None = None
     discrete: bool = False  # one bin per reference value (at most DISCRETE_MAX_VALUES of them)
+    constant: bool = False  # one reference value: bins below, equal to and above it
+    tail_hashes: str | None = None  # hashes of the categories in <other> (base64), None when not kept
 
     @property
     def comparable(self) -> bool:
         return self.status is None
 
     @property
+    def binned_by_edges(self) -> bool:
+        """Numeric and time features are cut at edges; categories and booleans have buckets."""
+        return self.kind in (ColumnType.NUMERIC, ColumnType.DATETIME)
+
+    @property
     def n_bins(self) -> int:
         """Bins excluding the missing bin (and, for categories, excluding ``<unseen>``)."""
-        if self.kind == ColumnType.NUMERIC:
+        if self.binned_by_edges:
             return max(len(self.edges) - 1, 0)
         return len(self.categories) + (1 if self.has_other else 0)
 
     def labels(self) -> list[str]:
+        if self.constant:
+            c = _edge_text(self.edges[0], self.kind)
+            return [f"< {c}", f"= {c}", f"> {c}", MISSING_BIN]
+        if self.kind == ColumnType.DATETIME:
+            return _time_labels(np.asarray(self.edges))
         if self.kind == ColumnType.NUMERIC:
             return numeric_labels(np.asarray(self.edges))
         return categorical_labels(self.categories, self.has_other)
 
+    def tail(self) -> np.ndarray | None:
+        """Sorted hashes of the reference categories in ``<other>`` (None: not kept, all of them count there)."""
+        return None if self.tail_hashes is None else decode_hashes(self.tail_hashes)
+
     @property
     def ties_collapsed(self) -> bool:
-        return self.kind == ColumnType.NUMERIC and not self.discrete and 0 < self.n_bins < self.bins_requested
+        return self.binned_by_edges and not (self.discrete or self.constant) and 0 < self.n_bins < self.bins_requested
 
     def note(self) -> str:
         """What a reader should know about how this feature was binned."""
         parts = []
+        if self.kind == ColumnType.DATETIME:
+            parts.append("compared as time: days since 1970-01-01 UTC (an event time drifts by design)")
+        if self.constant:
+            parts.append(f"constant in the reference ({_edge_text(self.edges[0], self.kind)}): judged on the "
+                         "current rows that differ")  # fmt: skip
         if self.discrete:
             parts.append(f"discrete: one bin per reference value ({self.n_bins} values, at most {DISCRETE_MAX_VALUES})")
         if self.ties_collapsed:
             parts.append(f"{self.bins_requested} bins requested, {self.n_bins} after tied quantiles collapsed")
         if self.has_other:
-            parts.append(f"categories beyond the {len(self.categories)} most frequent share the <other> bin")
+            new = "new categories count as <unseen>" if self.tail_hashes is not None else (
+                f"more than {TAIL_MAX:,} of them: new categories cannot be told apart and count there too"
+            )  # fmt: skip
+            parts.append(f"categories beyond the {len(self.categories)} most frequent share the <other> bin; {new}")
         if self.n_infinite:
             parts.append(f"{self.n_infinite} infinite reference value(s) counted in the edge bins")
         return "; ".join(parts)
@@ -108,51 +139,61 @@ def profile_feature(
     name = str(name if name is not None else series.name)
     n = len(series)
     try:
-        if kind == ColumnType.DATETIME:
-            return FeatureProfile(
-                name,
-                kind,
-                n,
-                status="SKIP",
-                reason="datetime column: not compared (timestamps move on by design); "
-                "pass it as the timestamp parameter to see drift per window",
-            )
         n_missing = int(series.isna().sum())
         if n and n_missing == n:
             return FeatureProfile(
                 name, kind, n, n_missing=n_missing, status="SKIP", reason="all values missing in the reference"
             )
-        if kind == ColumnType.NUMERIC:
-            return _profile_numeric(series, name, bins)
+        if kind in (ColumnType.NUMERIC, ColumnType.DATETIME):
+            return _profile_numeric(series, name, bins, kind)
         cats, has_other = category_bins(series, max_categories)
+        tail = None
+        if has_other:
+            kept = set(cats)
+            rest = [c for c in category_counts(series) if c not in kept]
+            tail = encode_hashes(hash_categories(rest)) if len(rest) <= TAIL_MAX else None
         counts, _ = count_categorical(series, cats, has_other)
         return FeatureProfile(
             name, kind, n, counts=tuple(int(c) for c in counts), categories=tuple(cats), has_other=has_other,
-            n_missing=n_missing,
+            n_missing=n_missing, tail_hashes=tail,
         )  # fmt: skip
     except InputError as exc:
         return FeatureProfile(name, kind, n, status="ERROR", reason=exc.reason)
 
 
-def _profile_numeric(series: pd.Series, name: str, bins: int) -> FeatureProfile:
-    x = numeric_values(series, column=name, side="reference")
+def _edge_text(value: float, kind: ColumnType) -> str:
+    if kind != ColumnType.DATETIME:
+        return f"{value:.6g}"
+    stamp = pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(value))
+    return stamp.strftime("%Y-%m-%d" if stamp == stamp.normalize() else "%Y-%m-%d %H:%M")
+
+
+def _time_labels(edges: np.ndarray) -> list[str]:
+    """Bin labels of a time feature: its edges as dates (``[2026-01-05, 2026-01-12)``), then missing."""
+    n = len(edges) - 1
+    texts = [_edge_text(e, ColumnType.DATETIME) for e in edges]
+    return [f"[{texts[i]}, {texts[i + 1]}{']' if i == n - 1 else ')'}" for i in range(n)] + [MISSING_BIN]
+
+
+def _profile_numeric(series: pd.Series, name: str, bins: int, kind: ColumnType = ColumnType.NUMERIC) -> FeatureProfile:
+    read = time_days if kind == ColumnType.DATETIME else numeric_values
+    x = read(series, column=name, side="reference")
     finite = x[np.isfinite(x)]
     n_missing = int(np.isnan(x).sum())
     n_inf = int(np.isinf(x).sum())
     if finite.size == 0:
-        return FeatureProfile(name, ColumnType.NUMERIC, len(x), n_missing=n_missing, n_infinite=n_inf, status="ERROR",
+        return FeatureProfile(name, kind, len(x), n_missing=n_missing, n_infinite=n_inf, status="ERROR",
                               reason="no finite values in the reference (only infinities or missing)")  # fmt: skip
     finite = np.sort(finite)  # one sort gives the edges and the sketch
     edges, n_bins = quantile_edges(finite, bins, presorted=True)
-    if n_bins == 0:
-        reason = f"constant in the reference (every value is {edges[0]:.6g})"
-        return FeatureProfile(name, ColumnType.NUMERIC, len(x), edges=tuple(edges.tolist()), n_missing=n_missing,
-                              status="SKIP", reason=reason)  # fmt: skip
+    constant = n_bins == 0
+    if constant:
+        edges = constant_edges(float(finite[0]))
     counts = count_numeric(x, edges)
     sketch = sorted_quantiles(finite, np.linspace(0.0, 1.0, SKETCH_POINTS))
     return FeatureProfile(
         name,
-        ColumnType.NUMERIC,
+        kind,
         len(x),
         counts=tuple(int(c) for c in counts),
         edges=tuple(float(e) for e in edges),
@@ -162,7 +203,8 @@ def _profile_numeric(series: pd.Series, name: str, bins: int) -> FeatureProfile:
         sketch=tuple(float(q) for q in sketch),
         mean=float(finite.mean()),
         std=float(finite.std()),
-        discrete=discrete_values(finite) is not None,
+        discrete=not constant and discrete_values(finite) is not None,
+        constant=constant,
     )
 
 

@@ -33,6 +33,11 @@ class DriftSettings:
     ``min_rows_per_bin``: a feature is judged only when both sides have at least this many
     rows per bin (10 by default: 100 rows for 10 bins); below that it is SKIP
     "too few rows (n)", since PSI's value under no drift alone is about ``(bins - 1) * (1/n_ref + 1/n_cur)``.
+    ``psi_permutations``: 0 (default) for none; else PSI also gets a permutation p-value from that
+    many seeded permutations of the bin counts, and a PSI past a level with p >= 0.05 is a PASS
+    "not significant" (a small window where noise alone reaches the levels).
+    ``thresholds`` also take ``psi_watch`` (0.1) and ``ks_statistic`` (0.1: KS flags only when its
+    statistic D exceeds it as well as p < ``ks``).
     """
 
     target: str | None = None
@@ -49,6 +54,7 @@ class DriftSettings:
     chunk_rows: int = 1_000_000
     max_categories: int = 50
     min_rows_per_bin: int = 10  # fewer rows than this times the bins, on either side: SKIP "too few rows"
+    psi_permutations: int = 0  # permutations for a PSI p-value; 0: none
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -57,6 +63,9 @@ class DriftSettings:
         set_(self, "exclude", tuple(str(c) for c in _iterable(self.exclude)))
         set_(self, "thresholds", _frozen(self.thresholds))
         set_(self, "column_types", _frozen(self.column_types))
+        if int(self.psi_permutations) < 0:
+            raise ValueError(f"psi_permutations must be 0 (none) or more, got {self.psi_permutations}")
+        set_(self, "psi_permutations", int(self.psi_permutations))
 
     @property
     def not_compared(self) -> tuple[str, ...]:

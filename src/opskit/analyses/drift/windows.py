@@ -17,11 +17,13 @@ import pyarrow as pa
 from opskit.analyses.drift.counts import CurrentCounts
 from opskit.analyses.drift.methods import PSI_WATCH, classify_psi, psi_from_counts
 from opskit.analyses.drift.profile import ReferenceProfile
+from opskit.analyses.drift.significance import ALPHA, permutation_p, psi_rows
 from opskit.checks import Status, Verdict
 from opskit.errors import InputError
 
 CHECK_TREND = "drift trend"
 TOO_FEW_ROWS = "too few rows"  # the level of a window too small to judge
+NOT_SIGNIFICANT = "not significant"  # past a level, but its permutation p-value >= 0.05 (with permutations)
 # Period aliases (not offset aliases: "MS"/"ME" are offsets and `to_period` refuses them).
 _FREQ = {"hour": "h", "day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}
 _OFFSET_TO_PERIOD = {"MS": "M", "ME": "M", "QS": "Q", "QE": "Q", "YS": "Y", "YE": "Y", "AS": "Y", "A": "Y", "H": "h"}
@@ -120,12 +122,15 @@ def psi_trend(
     watch: float = PSI_WATCH,
     drift: float = 0.2,
     min_rows_per_bin: int = 10,
+    permutations: int = 0,
 ) -> pd.DataFrame:
     """PSI per feature per window: columns ``window``, ``start``, ``rows``, ``feature``, ``psi``, ``level``.
 
     ``level`` follows the user's ``watch`` and ``drift`` thresholds; a window with fewer than
     ``min_rows_per_bin`` rows per bin of the feature has level ``"too few rows"`` (its PSI is
-    mostly noise) and is left out of the trend verdict.
+    mostly noise) and is left out of the trend verdict. With ``permutations`` (> 0) a ``p_value``
+    column holds PSI's permutation p-value, and a window past the watch level with p >= 0.05 has
+    level ``"not significant"`` (also left out of the verdict).
 
     ``current`` is a DataFrame, or an iterable of chunks (DataFrames or Arrow record batches) read
     one at a time: then windows must be calendar windows of ``timestamp``, and memory stays
@@ -163,10 +168,14 @@ def psi_trend(
             psi = psi_from_counts(np.asarray(fp.counts), fc.counts)
             enough = counted.n_rows >= min_rows_per_bin * max(fp.n_bins, 1)
             level = classify_psi(psi, watch, drift) if enough else TOO_FEW_ROWS
-            rows.append(
-                {"window": label, "start": start, "rows": counted.n_rows, "feature": name, "psi": psi, "level": level}
-            )
-    return pd.DataFrame(rows, columns=["window", "start", "rows", "feature", "psi", "level"])
+            row = {"window": label, "start": start, "rows": counted.n_rows, "feature": name, "psi": psi, "level": level}
+            if permutations > 0:
+                row["p_value"] = permutation_p(np.asarray(fp.counts), fc.counts, psi_rows, permutations=permutations)
+                if level in ("watch", "drift") and row["p_value"] >= ALPHA:
+                    row["level"] = NOT_SIGNIFICANT
+            rows.append(row)
+    columns = ["window", "start", "rows", "feature", "psi", "level", *(["p_value"] if permutations > 0 else [])]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def trend_verdicts(
@@ -174,13 +183,13 @@ def trend_verdicts(
 ) -> list[Verdict]:
     """WARN for a feature not already in drift whose PSI rises across windows and reached the ``watch`` level.
 
-    Windows with too few rows (level ``"too few rows"``) are left out.
+    Windows with too few rows (level ``"too few rows"``) or not significant are left out.
 
     Rising: the least-squares slope of PSI over window index is positive and the last window's PSI
     is the highest of the first half's by more than half the watch level.
     """
     out = []
-    for name, part in trend[trend["level"] != TOO_FEW_ROWS].groupby("feature", sort=True):
+    for name, part in trend[~trend["level"].isin([TOO_FEW_ROWS, NOT_SIGNIFICANT])].groupby("feature", sort=True):
         if len(part) < min_windows or overall_status.get(name) == Status.FAIL:
             continue
         psi = part["psi"].to_numpy()

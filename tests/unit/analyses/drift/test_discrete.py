@@ -83,10 +83,13 @@ def test_size_guard_can_be_lowered_and_expected_psi_is_shown():
 
     rng = np.random.default_rng(6)
     ref, cur = pd.DataFrame({"x": rng.normal(size=N)}), pd.DataFrame({"x": rng.normal(size=300)})
-    f = analyze_drift(ref, cur).feature("x")
+    result = analyze_drift(ref, cur)
+    f = result.feature("x")
     assert f.status == Status.PASS
     assert abs(f.psi_expected - psi_expected(10, N, 300)) < 1e-12
-    assert "PSI expected with no drift" in f.note
+    (row,) = [v for v in result.verdicts() if v.subject == "x"]
+    assert f"PSI expected with no drift at these sizes: about {f.psi_expected:.2g}" in row.message
+    assert result.table().loc[0, "psi_expected"] == f.psi_expected
     small = analyze_drift(ref, cur.head(50), DriftSettings(min_rows_per_bin=2)).feature("x")
     assert small.status != Status.SKIP
 

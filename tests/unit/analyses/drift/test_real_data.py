@@ -67,3 +67,20 @@ def test_a_real_shift_still_fails_wasserstein_after_the_permutation_test():
     cur = pd.DataFrame({"x": rng.lognormal(0.3, 0.5, 3000)})
     w = analyze_drift(ref, cur, DriftSettings(companions=("wasserstein",))).feature("x").companions["wasserstein"]
     assert w.drifted and "permutation p 0.005" in w.note  # 1/201: no permutation came close
+
+
+def test_real_iso_dates_are_compared_as_time_halves_pass_and_a_later_year_fails():
+    from opskit.analyses.drift.columns import ColumnType
+    from opskit.sources.datasets import read_table
+
+    table = read_table(REAL / "seattle_weather_2012_2013.csv")  # pyarrow reads the ISO dates as date32
+    assert len(table) == 731
+    settings = DriftSettings(exclude=["weather"])
+    for seed in range(20):
+        ref, cur = _halves(table, seed)
+        date = analyze_drift(ref, cur, settings).feature("date")
+        assert date.kind == ColumnType.DATETIME and date.status != Status.FAIL, (seed, date.psi)
+        assert "compared as time" in date.note
+    year = pd.to_datetime(table["date"]).dt.year
+    moved = analyze_drift(table[year == 2012], table[year == 2013], settings).feature("date")
+    assert moved.status == Status.FAIL  # the whole range moved on by a year
