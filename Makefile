@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 EXTRAS ?= dev,fast,gpu,mlflow,serve
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 WEEK   ?=
+LAB_ARGS ?=
 
 .PHONY: setup demo test lint unit integration bench bench-quick lab clean-reports samples sample-report
 
@@ -15,6 +16,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/opskit kernel install --sys-prefix
 	@rm -f $(VENV)/.installed-* && touch $@
 
 ## demo: the weekly GPU utilization and cost report on the bundled sample fleet
@@ -44,9 +46,9 @@ bench: setup
 bench-quick: setup
 	$(BIN)/python bench/run.py --quick
 
-## lab: JupyterLab on the runbooks folder
+## lab: JupyterLab on the runbooks (as root too); remote: make lab LAB_ARGS='--ip 0.0.0.0 --port 8899 --no-browser'
 lab: setup
-	$(BIN)/jupyter lab runbooks
+	$(BIN)/python scripts/lab $(LAB_ARGS)
 
 samples: setup
 	$(BIN)/opskit samples samples
