@@ -80,6 +80,11 @@ NUMERIC = (
     "temperature_c",
     "sm_clock_mhz",
 )
+INDEX_FROM_BUS = (
+    "pci.bus_id order: the capture has no index field, and nvidia-smi numbers GPUs by PCI bus id "
+    "(a capture limited with -i numbers its GPUs from 0)"
+)
+"""Stated in ``frame.attrs['gpu_index_from']`` when the GPU index was taken from the bus ids."""
 _REQUIRED_FIELDS = ("timestamp", "index", "utilization.gpu", "memory.used", "memory.total")
 _NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(?:%|MiB|W|C|MHz)?\s*$")
 _UNIT = re.compile(r"\s*\[[^\]]*\]\s*$")
@@ -152,7 +157,8 @@ def _blocks(text: str, path: Path, fields: tuple[str, ...]) -> tuple[list[tuple[
 
 
 def _parse_block(names: list[str], numbers: list[int], rows: list, path: Path) -> pd.DataFrame:
-    missing = [f for f in _REQUIRED_FIELDS if f not in names]
+    by_bus = "index" not in names and "pci.bus_id" in names  # nvidia-smi numbers GPUs in PCI bus order
+    missing = [f for f in _REQUIRED_FIELDS if f not in names and not (f == "index" and by_bus)]
     if missing:
         raise InputError(
             f"the nvidia-smi query lacks {missing}; expected fields {list(DEFAULT_QUERY)}, found {names}",
@@ -213,6 +219,9 @@ def _parse_block(names: list[str], numbers: list[int], rows: list, path: Path) -
             hint="nvidia-smi writes timestamps like 2026/11/16 00:00:05.123",
         )
     out["timestamp"] = ts
+    if by_bus:  # the index is the rank of the bus id among the GPUs of this capture
+        buses = out["pci_bus_id"].str.upper()
+        out["gpu"] = buses.map({bus: i for i, bus in enumerate(sorted(buses.unique()))}).astype("float64")
     if out["gpu"].isna().any():
         i = int(np.flatnonzero(out["gpu"].isna().to_numpy())[0])
         raise InputError("the GPU index is missing", path=path, line=int(lines[i]), column="index")
@@ -257,6 +266,8 @@ def read_nvidia_smi_file(
         df["power_w"] = np.nan
     out = validate_gpu_frame(df, path, timezone=timezone)
     out.attrs["skipped_lines"] = skipped
+    if any("index" not in names for names, _, rows in blocks if rows):
+        out.attrs["gpu_index_from"] = INDEX_FROM_BUS
     return out
 
 
@@ -280,4 +291,6 @@ def read_nvidia_smi_csv(
     skipped = sum(f.attrs.get("skipped_lines", 0) for f in frames)
     out = validate_gpu_frame(out, files[0] if len(files) == 1 else files[0].parent) if len(frames) > 1 else out
     out.attrs["skipped_lines"] = skipped
+    if any("gpu_index_from" in f.attrs for f in frames):
+        out.attrs["gpu_index_from"] = INDEX_FROM_BUS
     return out

@@ -33,6 +33,7 @@ import pandas as pd
 from opskit.errors import OpskitError
 from opskit.sources.dcgm import KEY, METRICS, key_from_labels, wide_from_long
 from opskit.sources.gpu_frame import validate_gpu_frame
+from opskit.sources.prometheus_answers import PrometheusError, data_of_answer, series_of_answer
 
 MAX_POINTS_PER_SERIES = 11_000
 """Prometheus refuses a query_range whose (end - start) / step exceeds 11,000."""
@@ -52,33 +53,6 @@ _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class PrometheusError(OpskitError):
-    """A query that Prometheus could not answer.
-
-    ``kind`` is ``"unreachable"`` (no connection, timeout), ``"bad_query"`` (HTTP 400/422, with
-    the server's own error text in ``server_error``), ``"empty"`` (no series matched) or
-    ``"server"`` (any other failure).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        kind: str,
-        url: str,
-        query: str | None = None,
-        status_code: int | None = None,
-        server_error: str | None = None,
-        hint: str | None = None,
-    ):
-        super().__init__(message, hint=hint)
-        self.kind = kind
-        self.url = url
-        self.query = query
-        self.status_code = status_code
-        self.server_error = server_error
-
-
 @dataclass(frozen=True)
 class RangeResult:
     """Series of one query_range (possibly several requests): labels and (timestamps s, values)."""
@@ -87,6 +61,8 @@ class RangeResult:
     series: list[tuple[dict[str, str], np.ndarray, np.ndarray]] = field(default_factory=list)
     points: int = 0
     requests: int = 0
+    warnings: tuple[str, ...] = ()
+    """The server's ``warnings`` (partial data, a limit hit): the result may be incomplete."""
 
 
 def parse_duration(step: str | int | float) -> float:
@@ -193,15 +169,7 @@ def _request(url: str, params: Mapping[str, str], *, timeout: float, headers: Ma
             query=query,
             hint="check the URL points at Prometheus, not at a login page or proxy",
         ) from None
-    if payload.get("status") != "success":
-        raise PrometheusError(
-            f"Prometheus at {url} failed the query: {payload.get('error')}",
-            kind="server",
-            url=url,
-            query=query,
-            server_error=payload.get("error"),
-        )
-    return payload["data"]
+    return data_of_answer(payload, url=url, query=query)
 
 
 def query_range(
@@ -224,10 +192,12 @@ def query_range(
     end_s = _utc(end).value / 1e9
     merged: dict[tuple, tuple[dict[str, str], list, list]] = {}
     requests = points = 0
+    warnings: list[str] = []
     for first, last in split_range(start_s, end_s, step_s, max_points):
         params = {"query": query, "start": f"{first:.3f}", "end": f"{last:.3f}", "step": f"{step_s:g}"}
         data = _request(url, params, timeout=timeout, headers=headers)
         requests += 1
+        warnings += [w for w in data.get("warnings", ()) if w not in warnings]
         for labels, values in series_of_answer(data, url=url, query=query):
             points += len(values)
             key = tuple(sorted(labels.items()))
@@ -235,26 +205,7 @@ def query_range(
             entry[1].extend(float(t) for t, _ in values)
             entry[2].extend(float(v) for _, v in values)
     series = [(labels, np.asarray(ts), np.asarray(vs)) for labels, ts, vs in merged.values()]
-    return RangeResult(query=query, series=series, points=points, requests=requests)
-
-
-def series_of_answer(data: Mapping, *, url: str | None = None, query: str | None = None) -> list[tuple[dict, list]]:
-    """(labels, [[t, value], ...]) per series of a ``matrix`` or ``vector`` answer (a vector, as from a proxy
-    answering ``/api/v1/query``, is one point per series); other types are a PrometheusError naming them."""
-    kind = data.get("resultType", "matrix")
-    result = data.get("result") or []
-    if kind == "matrix":
-        return [(item.get("metric") or {}, item.get("values") or []) for item in result]
-    if kind == "vector":
-        return [(item.get("metric") or {}, [item["value"]] if item.get("value") else []) for item in result]
-    raise PrometheusError(
-        f"Prometheus answered a {kind!r} result where series were expected",
-        kind="bad_query",
-        url=url or "",
-        query=query,
-        hint="the query must select series (an instant vector such as avg by (gpu) (DCGM_FI_DEV_GPU_UTIL)), "
-        "not a number or a string",
-    )
+    return RangeResult(query=query, series=series, points=points, requests=requests, warnings=tuple(warnings))
 
 
 @dataclass(frozen=True)
@@ -265,6 +216,7 @@ class PrometheusRead:
     requests: int
     points: int
     series: int
+    warnings: tuple[str, ...] = ()
 
 
 def read_prometheus_gpus(
@@ -354,7 +306,8 @@ def read_prometheus_gpus(
     frame["window_s"] = float(step_s)
     frame["interval_s"] = np.minimum(frame["samples"].fillna(0.0) * scrape_s, step_s)
     out = validate_gpu_frame(frame, url)
-    out.attrs["prometheus"] = PrometheusRead(tuple(queries), requests, points, n_series)
+    warned = tuple(dict.fromkeys(w for r in results for w in r.warnings))
+    out.attrs["prometheus"] = PrometheusRead(tuple(queries), requests, points, n_series, warned)
     return out
 
 

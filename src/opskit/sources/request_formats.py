@@ -71,7 +71,7 @@ def detect_format(path: Path) -> str:
         f"cannot tell the format of this file (no access-log line in its first {other} line(s))",
         path=path,
         line=1,
-        hint=f"{_FMT_HINT}, or convert it to CSV with a header; a model server's own log (Triton, vLLM) "
+        hint=f"{_FMT_HINT}, or convert it to CSV with a header; a model server's own log (Triton, vLLM, TGI) "
         "has no per-request latency: use the access log of the ingress or Envoy in front of it",
     )
 

@@ -1,0 +1,132 @@
+"""Real Prometheus HTTP API answers (tests/fixtures/real/prometheus/), read or refused by what they hold."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from opskit.sources.prometheus import PrometheusError, query_range
+from opskit.sources.prometheus_answers import data_of_answer, series_of_answer
+
+REAL = Path(__file__).parents[2] / "fixtures" / "real" / "prometheus"
+URL = "http://prom:9090"
+
+
+def answer(name: str) -> dict:
+    return json.loads((REAL / name).read_text())
+
+
+def test_a_vector_of_two_targets_is_one_point_each():
+    series = series_of_answer(data_of_answer(answer("vector_up_two_targets.json"), url=URL))
+    # "value":[1558270835.417,"1"] for localhost:9090 (prometheus) and localhost:9100 (node_exporter)
+    assert [(labels["job"], points) for labels, points in series] == [
+        ("prometheus", [[1558270835.417, "1"]]),
+        ("node_exporter", [[1558270835.417, "1"]]),
+    ]
+
+
+def test_the_documented_matrix_keeps_its_three_points_per_job():
+    series = dict((labels["job"], points) for labels, points in series_of_answer(answer("matrix_up_docs.json")["data"]))
+    assert [t for t, _ in series["node"]] == [1435781430.781, 1435781445.781, 1435781460.781]
+    assert [v for _, v in series["node"]] == ["0", "0", "1"]
+
+
+def test_a_scalar_answer_is_refused_by_its_type():
+    data = data_of_answer(answer("scalar_kube_pod_info.json"), url=URL)
+    assert data == {"resultType": "scalar", "result": [1625708315.557, "2"]}
+    with pytest.raises(PrometheusError) as info:
+        series_of_answer(data, url=URL, query="scalar(sum(kube_pod_info))")
+    assert info.value.kind == "bad_query" and "'scalar'" in info.value.message and "instant vector" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("data_only_scalar_time.json", "scalar"), ("data_only_vector_time.json", "vector")]
+)
+def test_a_bare_result_without_the_status_envelope_is_named(name, kind):
+    with pytest.raises(PrometheusError) as info:
+        data_of_answer(answer(name), url=URL)
+    assert f"resultType '{kind}'" in info.value.message and "without the status envelope" in info.value.message
+
+
+def test_an_error_answer_carries_its_type_and_text():
+    with pytest.raises(PrometheusError) as info:
+        data_of_answer(answer("error_matrix_for_instant_query.json"), url=URL)
+    assert "(bad_data)" in info.value.message and 'invalid expression type "matrix"' in info.value.server_error
+
+
+def test_a_timeout_answer_says_to_shorten_the_range():
+    with pytest.raises(PrometheusError) as info:
+        data_of_answer(
+            {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}, url=URL
+        )
+    assert "(timeout)" in info.value.message and "shorten the range" in info.value.hint
+
+
+class _Serve(BaseHTTPRequestHandler):
+    body = b""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+@pytest.fixture
+def serve():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Serve)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("name", ["scalar_kube_pod_info.json", "data_only_scalar_time.json"])
+def test_through_query_range_a_real_non_series_answer_is_a_clear_error(serve, name):
+    _Serve.body = (REAL / name).read_bytes()
+    with pytest.raises(PrometheusError) as info:
+        query_range(serve, "x", "2021-07-08T01:00:00Z", "2021-07-08T02:00:00Z", "1h")
+    assert "scalar" in info.value.message and info.value.url == serve
+
+
+def test_through_query_range_the_real_vector_is_read(serve):
+    _Serve.body = (REAL / "vector_up_two_targets.json").read_bytes()
+    result = query_range(serve, "up", "2019-05-19T12:00:00Z", "2019-05-19T13:00:00Z", "1h")
+    assert sorted(labels["job"] for labels, _, _ in result.series) == ["node_exporter", "prometheus"]
+    assert {float(values[0]) for _, _, values in result.series} == {1.0}
+
+
+def test_a_dcgm_vector_of_two_nodes_keeps_host_gpu_and_pod():
+    series = series_of_answer(data_of_answer(answer("vector_dcgm_gpu_util_gb200.json"), url=URL))
+    assert [(labels["Hostname"], labels["gpu"], labels["pod"], points) for labels, points in series] == [
+        ("ip-100-64-135-20.ec2.internal", "0", "nvidia-dcgm-exporter-zn7nr", [[1786238717.755, "0"]]),
+        ("ip-100-64-142-208.ec2.internal", "0", "nvidia-dcgm-exporter-thpnl", [[1786238717.755, "0"]]),
+    ]
+
+
+def test_warnings_of_a_partial_answer_are_kept_on_the_result(serve):
+    body = json.loads((REAL / "vector_up_two_targets.json").read_text())
+    _Serve.body = json.dumps({**body, "warnings": ["partial response"]}).encode()
+    result = query_range(serve, "up", "2019-05-19T12:00:00Z", "2019-05-19T14:00:00Z", "1h")
+    assert result.warnings == ("partial response",) and len(result.series) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("error_agent_mode_unavailable.json", "unavailable with Prometheus Agent"),
+        ("error_too_many_read_requests.json", "too many read requests"),
+    ],
+)
+def test_execution_errors_carry_their_type_and_the_servers_words(name, text):
+    with pytest.raises(PrometheusError) as info:
+        data_of_answer(answer(name), url=URL)
+    assert "(execution)" in info.value.message and text in info.value.server_error
+    assert info.value.kind == "server" and "PromQL" in info.value.hint
