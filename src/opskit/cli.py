@@ -6,7 +6,6 @@ import argparse
 import json
 import signal
 import sys
-import textwrap
 from pathlib import Path
 
 from opskit import __version__
@@ -30,29 +29,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from opskit.catalog import get_runbook
+    from opskit.commands.describe import describe
 
-    book = get_runbook(args.name)
-    if args.json:
-        params = [
-            {"name": p.name, "type": p.type, "default": p.default, "required": p.required, "help": p.help}
-            for p in book.parameters
-        ]
-        print(json.dumps({"name": book.name, "title": book.title, "purpose": book.purpose, "parameters": params}))
-        return 0
-    print(f"{book.name}: {book.title}\n")
-    if book.purpose:
-        print(textwrap.fill(book.purpose, 100) + "\n")
-    print(f"file: {book.path}\n\nparameters:")
-    if not book.parameters:
-        print("  (none)")
-    for p in book.parameters:
-        default = "REQUIRED" if p.required else f"default {p.default!r}"
-        print(f"  {p.name} ({p.type}, {default})")
-        if p.help:
-            print(textwrap.indent(textwrap.fill(p.help, 92), "      "))
-    print(f"\nrun: opskit run {book.name}" + "".join(f" -p {p.name} VALUE" for p in book.parameters if p.required))
-    return 0
+    return describe(args)
 
 
 class _ProgressPrinter:
@@ -109,6 +88,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=progress,
             timeout_s=args.timeout,
             mlflow_uri=args.mlflow,
+            masking=not args.no_masking,
         )
     finally:
         progress.close()
@@ -221,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the run's figures and status as Prometheus metrics (textfile collector: a folder or .prom file)",
     )
     p.add_argument("--pushgateway", metavar="URL", help="push the run's metrics to this Pushgateway")
+    p.add_argument(
+        "--no-masking",
+        action="store_true",
+        help="show PII and secrets in clear; the report's header says so (keep such a report private)",
+    )
     p.set_defaults(func=_run)
 
     p = sub.add_parser("samples", help="write the bundled sample data sets")

@@ -28,11 +28,14 @@ from opskit.checks import REPORT_DIR_ENV, Status
 from opskit.errors import OpskitError
 from opskit.kernel import KERNEL_NAME, InterpreterKernelManager
 from opskit.parameters import validate_parameters
+from opskit.privacy import MASKING_ENV
+from opskit.privacy.notebook import final_pass
 from opskit.report import (
     STAGING_PREFIX,
     extract_summary,
     find_error,
     iso,
+    ordered_headline,
     render_html,
     utc_stamp,
     write_atomic,
@@ -128,13 +131,17 @@ def run_runbook(
     progress: Progress | None = None,
     timeout_s: float | None = None,
     mlflow_uri: str | None = None,
+    masking: bool = True,
 ) -> RunResult:
     """Execute ``runbook`` with ``parameters`` and write its report under ``reports_dir``.
 
     Raises :class:`~opskit.errors.ParameterError` before executing anything when a parameter is
     unknown, missing or of the wrong type. A failing cell does not raise: the report is written
     with the error and the result's exit code is 2. With ``mlflow_uri`` (or ``$OPSKIT_MLFLOW_URI``)
-    the finished run is also recorded in MLflow (see :mod:`opskit.tracking`).
+    the finished run is also recorded in MLflow (see :mod:`opskit.tracking`). ``masking=False``
+    (``opskit run --no-masking``) is the only way to a report with PII and secrets in clear: the
+    kernel's policy is off and the report's header says so; otherwise every text output and the
+    summary go through the policy once more before the HTML is rendered.
     """
     rb = runbook if isinstance(runbook, Runbook) else get_runbook(runbook)
     if fail_on not in FAIL_ON:
@@ -154,9 +161,9 @@ def run_runbook(
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; a report folder is as readable as any
     t0 = time.perf_counter()
     try:
-        nb, error = _execute(rb, values, staging, progress, timeout_s)
+        nb, error = _execute(rb, values, staging, progress, timeout_s, masking)
         duration = time.perf_counter() - t0
-        summary = _build_summary(rb, values, nb, error, started, duration, label)
+        summary = final_pass(nb, _build_summary(rb, values, nb, error, started, duration, label), enabled=masking)
         with writing(staging):
             write_atomic(staging / f"{rb.name}.ipynb", nbformat.writes(nb))
             write_atomic(staging / f"{rb.name}.html", render_html(nb, summary, rb.title, show_code=show_code))
@@ -209,7 +216,12 @@ def _safe_label(label: str | None) -> str:
 
 
 def _execute(
-    rb: Runbook, values: dict[str, Any], staging: Path, progress: Progress | None, timeout_s: float | None
+    rb: Runbook,
+    values: dict[str, Any],
+    staging: Path,
+    progress: Progress | None,
+    timeout_s: float | None,
+    masking: bool = True,
 ) -> tuple[nbformat.NotebookNode, dict[str, Any] | None]:
     output = staging / f"{rb.name}.ipynb"
     total = sum(1 for c in rb.notebook.cells if c.cell_type == "code") + (1 if values else 0)
@@ -225,7 +237,9 @@ def _execute(
             progress(state["n"], total, "ok" if ok else "error", time.perf_counter() - state["t"])
 
     previous = os.environ.get(REPORT_DIR_ENV)
+    previous_masking = os.environ.get(MASKING_ENV)
     os.environ[REPORT_DIR_ENV] = str(staging)
+    os.environ[MASKING_ENV] = "on" if masking else "off"  # the kernel inherits it: only this argument counts
     try:
         nb = papermill.execute_notebook(
             str(rb.path),
@@ -259,6 +273,10 @@ def _execute(
             os.environ.pop(REPORT_DIR_ENV, None)
         else:
             os.environ[REPORT_DIR_ENV] = previous
+        if previous_masking is None:
+            os.environ.pop(MASKING_ENV, None)
+        else:
+            os.environ[MASKING_ENV] = previous_masking
 
 
 def _build_summary(
@@ -292,6 +310,7 @@ def _build_summary(
         "parameters": parameters,
         "checks": checks,
         "figures": (published or {}).get("figures", {}),
+        "headline": ordered_headline(published or {}),
         "masking": (published or {}).get("masking"),
         "error": error,
         "python": sys.executable,

@@ -14,6 +14,8 @@ import contextlib
 import contextvars
 import hashlib
 import hmac
+import os
+import re
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -22,9 +24,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from opskit.privacy.detectors import KINDS, RULES, Rule
+from opskit.privacy.screen import regions
 
 __all__ = [
     "KINDS",
+    "MASKING_ENV",
     "OPERATORS",
     "RULE_NAMES",
     "MaskingPolicy",
@@ -62,14 +66,16 @@ class MaskingPolicy:
             raise ValueError(f"unknown masking kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
 
 
+MASKING_ENV = "OPSKIT_MASKING"  # "off" (set by ``opskit run --no-masking``) turns the default policy off
 _POLICY: contextvars.ContextVar[MaskingPolicy] = contextvars.ContextVar("opskit_masking_policy")
-_DEFAULT = MaskingPolicy()
+_DEFAULTS = {True: MaskingPolicy(), False: MaskingPolicy(enabled=False)}
 _COUNTS: contextvars.ContextVar[Counter[str]] = contextvars.ContextVar("opskit_masking_counts")
 _GLOBAL_COUNTS: Counter[str] = Counter()
 
 
 def current_policy() -> MaskingPolicy:
-    return _POLICY.get(_DEFAULT)
+    """The policy of the enclosing :func:`use_policy`, else the default: on unless ``OPSKIT_MASKING=off``."""
+    return _POLICY.get(_DEFAULTS[os.environ.get(MASKING_ENV, "on").strip().lower() != "off"])
 
 
 @contextlib.contextmanager
@@ -107,24 +113,80 @@ def _replacement(rule: Rule, match, policy: MaskingPolicy) -> str:
     return rule.shape(match)
 
 
-def _apply(rule: Rule, text: str, policy: MaskingPolicy, counts: Counter[str]) -> str:
+# what the operators leave: a value already masked is kept as it is and not counted again
+_MASKED = re.compile(r"[\"']?(?:\*{3}|\[[a-z0-9_]+\]|<[a-z0-9_ -]+(?::[0-9a-f]{12})?>)[\"']?")
+
+
+def _apply(
+    rule: Rule, text: str, policy: MaskingPolicy, counts: Counter[str], pos: int = 0, shrunk: list[int] | None = None
+) -> str:
+    """``rule`` over ``text``, its matches tried from ``pos`` on (none may start before it);
+    ``shrunk[0]`` grows by the characters each replacement took out."""
+
     def sub(match) -> str:
         if rule.validate is not None and not rule.validate(match.group(0)):
+            return match.group(0)
+        if rule.group and _MASKED.fullmatch(match.group(rule.group)):
             return match.group(0)
         counts[rule.name] += 1
         start, end = match.span(rule.group)
         base = match.start(0)
         whole = match.group(0)
-        return whole[: start - base] + _replacement(rule, match, policy) + whole[end - base :]
+        replaced = whole[: start - base] + _replacement(rule, match, policy) + whole[end - base :]
+        if shrunk is not None and len(replaced) < len(whole):
+            shrunk[0] += len(whole) - len(replaced)
+        return replaced
 
-    return rule.pattern.sub(sub, text)
+    if pos <= 0:
+        return rule.pattern.sub(sub, text)
+    pieces, done = [], 0
+    for match in rule.pattern.finditer(text, pos):  # what sub does, from pos (lookbehinds still see before it)
+        pieces += (text[done : match.start()], sub(match))
+        done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _active(policy: MaskingPolicy, skip: Iterable[str]) -> frozenset[int]:
+    skipped = set(skip)
+    return frozenset(
+        i
+        for i, rule in enumerate(RULES)
+        if rule.name not in skipped and rule.name in policy.kinds and not (rule.network and not policy.network)
+    )
+
+
+def _mask_all(text: str, rule_ids: Iterable[int], policy: MaskingPolicy, counts: Counter[str]) -> str:
+    """The rules ``rule_ids`` one after the other over the whole of ``text``: the reference algorithm."""
+    for i in sorted(rule_ids):
+        rule = RULES[i]
+        if rule.needs and not any(n in text for n in rule.needs):
+            continue
+        text = _apply(rule, text, policy, counts)
+    return text
+
+
+def _mask_hits(text: str, firsts: dict[int, int], offset: int, policy: MaskingPolicy, counts: Counter[str]) -> str:
+    """The rules of ``firsts`` over one region (at ``offset`` in the text), each tried from its first
+    hit less its ``lead`` and less what earlier replacements took out (so never past a match)."""
+    shrunk = [0]
+    for i in sorted(firsts):
+        rule = RULES[i]
+        pos = 0 if rule.lead is None else firsts[i] - offset - rule.lead - shrunk[0]
+        text = _apply(rule, text, policy, counts, pos, shrunk)
+    return text
 
 
 def mask(text: str | None, *, skip: Iterable[str] = (), policy: MaskingPolicy | None = None) -> str | None:
     """Return ``text`` with secrets and PII replaced according to the policy.
 
     ``skip`` names kinds to leave out (see :data:`KINDS`), e.g. ``{"ipv4"}`` where the addresses
-    are the evidence and the report stays inside the team.
+    are the evidence and the report stays inside the team. Values already masked (``***``,
+    ``<email>``, a hash token) are kept and not counted again, so masking twice changes nothing.
+    Only the lines the combined screen (:mod:`opskit.privacy.screen`) picks go through the rules;
+    the result is the same as running every rule over the whole text.
     """
     if text is None:
         return None
@@ -133,15 +195,24 @@ def mask(text: str | None, *, skip: Iterable[str] = (), policy: MaskingPolicy | 
     policy = policy or current_policy()
     if not policy.enabled:
         return text
-    skipped = set(skip)
     counts = _COUNTS.get(_GLOBAL_COUNTS)
-    for rule in RULES:
-        if rule.name in skipped or rule.name not in policy.kinds or (rule.network and not policy.network):
-            continue
-        if rule.needs and not any(n in text for n in rule.needs):
-            continue
-        text = _apply(rule, text, policy, counts)
-    return text
+    active = _active(policy, skip)
+    if 0 in active and "PRIVATE KEY" in text:  # the one rule whose match spans lines freely: whole text
+        text = _apply(RULES[0], text, policy, counts)
+    found = regions(text, active - {0})
+    if not found:
+        return text
+    pieces, done = [], 0
+    for start, end, rule_ids in found:
+        pieces.append(text[done:start])
+        region = text[start:end]
+        if rule_ids is None:
+            pieces.append(_mask_all(region, active - {0}, policy, counts))
+        else:
+            pieces.append(_mask_hits(region, rule_ids, start, policy, counts))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def find_sensitive(text: str) -> list[str]:

@@ -3,10 +3,18 @@
 A regex finds candidates; a validator (Luhn, the resident-ID check digit, ``phonenumbers``, the IBAN
 checksum, :mod:`ipaddress`) keeps look-alikes (order numbers, checksums, timestamps) unmasked.
 ``needs`` is a cheap prefilter: the rule only runs on text containing one of those substrings.
+
+``trigger`` is the rule's part in the combined screen (:mod:`opskit.privacy.screen`): a byte pattern
+for ASCII text that matches on every line the rule could change (a superset of the rule: no
+lookarounds, ``\\d`` as ``[0-9]``, counts at their minimum). ``lead`` bounds how far before the last
+character of its first trigger hit a match can start (the trigger's offset in a match plus its
+longest length, minus one; None: unbounded), so the rule is tried from there, not from the start
+of the line. Validators are pure, so their answers are cached: a log repeats its numbers.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -16,6 +24,23 @@ import phonenumbers
 from stdnum import iban as _iban
 from stdnum import luhn as _luhn
 from stdnum.cn import ric as _ric
+
+# the characters that ``re`` matches, ignoring case, for an ASCII letter: its two cases, and for
+# i, k and s also a non-ASCII one (tests derive the table from ``re`` itself)
+_CASE_EXTRA = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
+
+
+def caseless(literal_pattern: str) -> str:
+    """``literal_pattern`` (letters only as literals) matching as under ``(?i)``, spelt as classes.
+
+    ``re`` cannot skip ahead on the first letter of an ``(?i)`` pattern; with ``[Pp]`` it can,
+    which makes the secret-key rules several times faster with the same matches.
+    """
+    return "".join(
+        f"[{c.lower()}{c.upper()}{_CASE_EXTRA.get(c.lower(), '')}]" if c.isascii() and c.isalpha() else c
+        for c in literal_pattern
+    )
+
 
 _SECRET_KEY = (
     r"(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|account[_-]?key"
@@ -34,6 +59,8 @@ class Rule:
     validate: Callable[[str], bool] | None = None
     needs: tuple[str, ...] = ()
     network: bool = False
+    trigger: str = ""
+    lead: int | None = None
 
 
 def _fixed(text: str) -> Callable[[re.Match[str]], str]:
@@ -54,11 +81,13 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _valid_card(value: str) -> bool:
     d = _digits(value)
     return 13 <= len(d) <= 19 and d[0] in "3456" and _luhn.is_valid(d)
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _valid_phone(value: str) -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(value, None))
@@ -66,6 +95,7 @@ def _valid_phone(value: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _valid_cn_mobile(value: str) -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(_digits(value)[-11:], "CN"))
@@ -73,12 +103,31 @@ def _valid_cn_mobile(value: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _valid_ipv6(value: str) -> bool:
+    if "::" not in value and value.count(":") != 7:  # eight groups or a "::": what IPv6Address needs
+        return False
     try:
         ipaddress.IPv6Address(value)
     except ValueError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _valid_ric(value: str) -> bool:
+    """A Chinese resident ID: python-stdnum's rule; where its own region table fails on a number (it raises on
+    some region codes), the check digit alone decides, so a real ID is still masked (fail closed)."""
+    try:
+        return _ric.is_valid(value)
+    except Exception:
+        try:
+            return _ric.calc_check_digit(value[:17]) == value[17:].upper()
+        except Exception:
+            return True
+
+
+_valid_iban = functools.lru_cache(maxsize=1 << 14)(_iban.is_valid)
 
 
 def _ipv6_shape(m: re.Match[str]) -> str:
@@ -91,6 +140,14 @@ def _iban_shape(m: re.Match[str]) -> str:
     return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
 
 
+# a key the secret rules need, then what must follow it: a quote, whitespace, ":" or "="
+_SECRET_KEY_CASELESS = caseless(_SECRET_KEY)
+_KEY_TRIGGER = "(?i)" + _SECRET_KEY + r"[\"'\s\x1c-\x1f:=]"
+
+# the lookarounds of the digit rules as the screen can say them: what comes before and after
+_EDGE = r"(?:^|[^\w.+/-])"
+_EDGE_END = r"(?:[^\w/-]|$)"
+
 _NOT_IN_WORD = r"(?<![\w.+/-])"
 _END = r"(?![\w/-]|\.\d)"
 
@@ -100,6 +157,7 @@ RULES: tuple[Rule, ...] = (
         re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S),
         lambda m: f"<{m.group(1).strip().lower() + ' ' if m.group(1).strip() else ''}private-key>",
         needs=("PRIVATE KEY",),
+        trigger="PRIVATE KEY",
     ),
     Rule(
         "url_credentials",
@@ -107,71 +165,144 @@ RULES: tuple[Rule, ...] = (
         _fixed("***"),
         group=1,
         needs=("://",),
+        trigger=r"://[^/\s:@]+:[^/\s@]+@",
     ),
     Rule(
         "jwt",
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
         _fixed("<jwt>"),
         needs=("eyJ",),
+        trigger=r"eyJ[A-Za-z0-9_-]{8}",
+        lead=10,
     ),
-    Rule("bearer", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)"), _fixed("***"), 1, needs=("earer", "EARER")),
-    Rule("aws_key_id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), _fixed("<aws-key-id>"), needs=("AKIA", "ASIA")),
-    Rule("gcp_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![\w-])"), _fixed("<gcp-api-key>"), needs=("AIza",)),
+    Rule(
+        "bearer",
+        re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)"),
+        _fixed("***"),
+        1,
+        trigger=r"(?i)bearer[\s\x1c-\x1f]",
+        lead=6,
+    ),
+    Rule(
+        "aws_key_id",
+        re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+        _fixed("<aws-key-id>"),
+        needs=("AKIA", "ASIA"),
+        trigger=r"(?:AKIA|ASIA)[0-9A-Z]{16}",
+        lead=19,
+    ),
+    Rule(
+        "gcp_api_key",
+        re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![\w-])"),
+        _fixed("<gcp-api-key>"),
+        needs=("AIza",),
+        trigger=r"AIza[0-9A-Za-z_-]{35}",
+        lead=38,
+    ),
     Rule(
         "azure_client_secret",
         re.compile(r"(?<![\w~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![\w~.-])"),
         _fixed("<azure-secret>"),
         needs=("Q~",),
+        trigger=r"[0-9]Q~[A-Za-z0-9_~.-]{31}",
+        lead=36,
     ),
-    Rule("hf_token", re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"), _fixed("<hf-token>"), needs=("hf_",)),
+    Rule(
+        "hf_token",
+        re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
+        _fixed("<hf-token>"),
+        needs=("hf_",),
+        trigger=r"hf_[A-Za-z0-9]{20}",
+        lead=22,
+    ),
     Rule(
         "github_token",
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b"),
         _fixed("<github-token>"),
         needs=("gh", "github_pat_"),
+        trigger=r"gh[pousr]_[A-Za-z0-9]{30}|github_pat_[A-Za-z0-9_]{30}",
+        lead=40,
     ),
-    Rule("api_key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"), _fixed("<api-key>"), needs=("sk-",)),
-    Rule("slack_token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), _fixed("<slack-token>"), needs=("xox",)),
+    Rule(
+        "api_key",
+        re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"),
+        _fixed("<api-key>"),
+        needs=("sk-",),
+        trigger=r"sk-[A-Za-z0-9_-]{20}",
+        lead=22,
+    ),
+    Rule(
+        "slack_token",
+        re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
+        _fixed("<slack-token>"),
+        needs=("xox",),
+        trigger=r"xox[abprs]-[A-Za-z0-9-]{10}",
+        lead=14,
+    ),
     Rule(
         "slack_webhook",
         re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"),
         _fixed("hooks.slack.com/services/***"),
         needs=("hooks.slack",),
+        trigger=r"hooks\.slack\.com/services/[A-Za-z0-9/]",
+        lead=25,
     ),
     Rule(
         "key_value_secret",
-        re.compile(rf"(?i){_SECRET_KEY}[\"']?\s*[:=]\s*(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"),
+        re.compile(rf"{_SECRET_KEY_CASELESS}[\"']?\s*[:=]\s*(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"),
         _fixed("***"),
         group=1,
+        trigger=_KEY_TRIGGER,
+        lead=13,
     ),
     Rule(
         # "password hunter2x": a key, a space, then a value that looks like a secret (8+ chars with a digit)
         "key_space_secret",
-        re.compile(rf"(?i){_SECRET_KEY}\s+(?=[^\s]*\d)([^\s,;&]{{8,}})"),
+        re.compile(rf"{_SECRET_KEY_CASELESS}\s+(?=[^\s]*\d)([^\s,;&]{{8,}})"),
         _fixed("***"),
         group=1,
+        trigger=_KEY_TRIGGER,
+        lead=13,
     ),
-    Rule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), _fixed("<email>"), needs=("@",)),
     Rule(
-        "home_dir", re.compile(r"(?:/home/|/Users/)([^/\s]+)"), _fixed("<user>"), group=1, needs=("/home/", "/Users/")
+        "email",
+        re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+        _fixed("<email>"),
+        needs=("@",),
+        trigger=r"[A-Za-z0-9._%+-]@[A-Za-z0-9.-]+\.[A-Za-z]{2}",
+    ),
+    Rule(
+        "home_dir",
+        re.compile(r"(?:/home/|/Users/)([^/\s]+)"),
+        _fixed("<user>"),
+        group=1,
+        needs=("/home/", "/Users/"),
+        trigger=r"/(?:home|Users)/[^/\s]",
+        lead=7,
     ),
     Rule(
         "cn_resident_id",
         re.compile(_NOT_IN_WORD + r"[1-9]\d{16}[\dXx]" + _END),
         _keep(3, 4),
-        validate=_ric.is_valid,
+        validate=_valid_ric,
+        trigger=_EDGE + r"[1-9][0-9]{16}[0-9Xx]" + _EDGE_END,
+        lead=18,
     ),
     Rule(
         "payment_card",
         re.compile(_NOT_IN_WORD + r"[3-6]\d{3}(?:[ -]?\d{4}){2}[ -]?\d{1,7}" + _END),
         lambda m: "****-" + _digits(m.group(0))[-4:],
         validate=_valid_card,
+        trigger=_EDGE + r"[3-6][0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]",
+        lead=15,
     ),
     Rule(
         "iban",
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
         _iban_shape,
-        validate=_iban.is_valid,
+        validate=_valid_iban,
+        trigger=r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2}",
+        lead=13,
     ),
     Rule(
         "phone",
@@ -180,6 +311,8 @@ RULES: tuple[Rule, ...] = (
             ("+86 " if m.group(0).startswith("+") else "") + _keep(3, 4)(re.match(r"\d{11}", _digits(m.group(0))[-11:]))
         ),
         validate=_valid_cn_mobile,
+        trigger=r"(?:^|[^\w.+/-]|\+86[ -]?)1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + _EDGE_END,
+        lead=17,
     ),
     Rule(
         "phone",
@@ -187,6 +320,8 @@ RULES: tuple[Rule, ...] = (
         lambda m: "+" + "*" * max(len(_digits(m.group(0))) - 4, 1) + _digits(m.group(0))[-4:],
         validate=_valid_phone,
         needs=("+",),
+        trigger=r"\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){2}",
+        lead=17,
     ),
     Rule(
         "ipv6",
@@ -195,6 +330,8 @@ RULES: tuple[Rule, ...] = (
         validate=_valid_ipv6,
         needs=(":",),
         network=True,
+        trigger=r"::|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]",
+        lead=44,
     ),
     Rule(
         "ipv4",
@@ -204,6 +341,8 @@ RULES: tuple[Rule, ...] = (
         lambda m: m.group(1) + ".x.x",
         needs=(".",),
         network=True,
+        trigger=r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",
+        lead=12,
     ),
 )
 
