@@ -29,10 +29,11 @@ def test_runbook_contract(path):
     cell = parameters_cell(nb)
     assert cell is not None, "one cell tagged 'parameters'"
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert nb.metadata.kernelspec.name == "opskit", "runbooks name the opskit kernel (scripts/set-kernelspec)"
     assert len(tagged) == 1
     for p in book.parameters:
         assert p.help, f"parameter {p.name!r} has no '# help' comment"
-        assert p.type in {"str", "int", "float", "bool", "list", "dict"} or "None" in p.type, p.type
+        assert p.type in {"str", "int", "float", "bool", "list", "dict"} or "None" in p.type or p.choices, p.type
     for c in nb.cells:
         if c.cell_type == "code":
             assert not c.outputs and c.execution_count is None, "runbooks are stored without outputs"

@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 
 from opskit.errors import InputError, RunbookNotFoundError
-from opskit.parameters import Parameter, parse_parameters_cell
+from opskit.parameter_rules import is_range_rule
+from opskit.parameters import Parameter, parse_parameters_cell, value_rules
 
 PARAMETERS_TAG = "parameters"
 
@@ -115,13 +116,23 @@ CATALOGUE_END = "<!-- catalogue:end -->"
 
 
 def catalogue_markdown(books: dict[str, Runbook] | None = None) -> str:
-    """The runbook catalogue as a Markdown table: name, purpose, parameters."""
+    """The runbook catalogue as a Markdown table: name, purpose, parameters with their choices and ranges."""
     books = find_runbooks() if books is None else books
     lines = ["| runbook | what it is for | parameters |", "|---|---|---|"]
     for name, book in books.items():
-        params = ", ".join(f"`{p.name}`" + (" (required)" if p.required else "") for p in book.parameters)
+        params = ", ".join(_catalogue_entry(p) for p in book.parameters)
         lines.append(f"| `{name}` | {book.purpose} | {params or '-'} |")
     return "\n".join(lines)
+
+
+def _catalogue_entry(param: Parameter) -> str:
+    """```pricing` (on_demand / spot)``, ```slo_quantile` (> 0 and < 1)``, ```incident_dir` (required)``."""
+    notes = ["required"] if param.required else []
+    if param.choices:
+        notes.append(" / ".join(str(c) for c in param.choices))
+    else:
+        notes += [rule for rule in value_rules(param) if is_range_rule(rule)]  # a format is too long for the table
+    return f"`{param.name}`" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def replace_catalogue(readme: str, table: str) -> str:

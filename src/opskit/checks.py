@@ -259,10 +259,12 @@ def _format_threshold(v: Verdict) -> str:
 
 
 _WIDTHS = (7, 12, 11, 14, 9, 28, 19)  # status, check, subject, observed, threshold, evidence, next step
-_CELL = (
-    "padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top;"
-    "overflow-wrap:anywhere;word-break:break-word"  # long paths and log lines wrap inside their cell
-)
+# The one table style (opskit.runbooks.tables uses it for every section table): inline, nothing fetched.
+TABLE_FONT = "font-family:system-ui,sans-serif;font-size:13px"
+TABLE_CELL = "padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:break-word"
+TABLE_HEAD = "padding:4px 8px;border-bottom:2px solid #999;vertical-align:bottom;font-weight:600"
+# fixed column widths here, so long paths and log lines may break anywhere inside their cell
+_CELL = f"{TABLE_CELL};text-align:left;overflow-wrap:anywhere;word-break:break-word"
 
 
 def render_verdict_html(table: VerdictTable, title: str = "Verdict") -> str:
@@ -271,7 +273,7 @@ def render_verdict_html(table: VerdictTable, title: str = "Verdict") -> str:
     counts = ", ".join(f"{n} {s}" for s, n in table.counts().items()) or "no checks"
     esc = html.escape
     head = (
-        f'<div class="opskit-verdict" style="font-family:system-ui,sans-serif;font-size:13px">'
+        f'<div class="opskit-verdict" style="{TABLE_FONT}">'
         f'<div style="font-size:16px;font-weight:600;margin:4px 0">{esc(title)}: '
         f'<span style="color:#fff;background:{worst.colour};padding:2px 8px;border-radius:3px">'
         f'{worst.value}</span> <span style="font-weight:400;color:#444">{esc(counts)}</span></div>'
@@ -281,7 +283,7 @@ def render_verdict_html(table: VerdictTable, title: str = "Verdict") -> str:
         + "</colgroup>"
         "<thead><tr>"
         + "".join(
-            f'<th style="{_CELL};border-bottom:2px solid #999">{h}</th>'
+            f'<th style="{TABLE_HEAD};text-align:left">{h}</th>'
             for h in ("Status", "Check", "Subject", "Observed", "Threshold", "Evidence", "Next step")
         )
         + "</tr></thead><tbody>"
@@ -324,21 +326,28 @@ def publish_summary(
 ) -> PublishedSummary:
     """Hand the runbook's result to ``opskit run``: call it once, in the last cell of a runbook.
 
-    ``result`` is a runbook result (``verdicts``, ``figures`` and optionally ``attachments``, a mapping
-    of file name to text that is written into the run's report folder, e.g. ``chat_summary.md``), or a
+    ``result`` is a runbook result (``verdicts``, ``figures``, optionally ``headline``, the at most
+    :data:`HEADLINE_MAX` figures the report's header shows, label in words -> value, and ``attachments``,
+    a mapping of file name to text written into the run's report folder, e.g. ``chat_summary.md``), or a
     plain :class:`VerdictTable` / list of verdicts with ``figures``. Displays a small output with the
     :data:`SUMMARY_MIMETYPE` that the runner reads from the executed notebook (plus a one-line text
     fallback). Returns the summary dict.
     """
+    headline: Mapping[str, Any] = {}
     if hasattr(result, "verdicts"):
         table, figures = result.verdicts, {**getattr(result, "figures", {}), **(figures or {})}
+        headline = getattr(result, "headline", None) or {}
         _write_attachments(getattr(result, "attachments", {}))
     else:
         table = result if isinstance(result, VerdictTable) else VerdictTable(list(result))
+    if len(headline) > HEADLINE_MAX:
+        raise ValueError(f"a headline holds at most {HEADLINE_MAX} figures, not {len(headline)}: {list(headline)}")
     summary = {
         "status": table.worst.value,
         "checks": table.to_records(),
         "figures": to_jsonable(dict(figures or {})),
+        "headline": to_jsonable(dict(headline)),
+        "headline_order": [str(k) for k in headline],  # the notebook stores JSON with its keys sorted
         "masking": _masking(),
     }
     json.dumps(summary)  # fail here, in the runbook, if something is not serialisable
@@ -356,6 +365,7 @@ def publish_summary(
 
 
 REPORT_DIR_ENV = "OPSKIT_REPORT_DIR"
+HEADLINE_MAX = 5
 
 
 def _masking() -> dict[str, Any]:

@@ -29,7 +29,7 @@ KERNEL_NAME = "opskit"
 
 # What a headless run adds to whichever spec it uses: quiet kernel logs, and figures into the
 # notebook whatever backend the caller's environment names (Agg in CI).
-_HEADLESS_ARGS = ("--IPKernelApp.log_level=ERROR",)
+_HEADLESS_ARGS = ("--IPKernelApp.log_level=ERROR", "--ext=opskit.runbooks.tables")
 _HEADLESS_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 

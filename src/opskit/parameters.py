@@ -4,6 +4,11 @@ A parameter line is ``name: type = literal  # help``. The literal is read with `
 parameters are data, never code. A default of ``None`` under a type that does not admit ``None``
 marks a required parameter. Values from the command line arrive as text and are converted by type;
 values from Python or a YAML file are checked by type.
+
+Fixed choices are a ``Literal["a", "b"]`` annotation (the cell may start with
+``from typing import Literal``, the one import it allows). A number's range is stated at the end of
+its help comment: ``(> 0)``, ``(>= 1)``, ``(0 to 100)``, ``(> 0 and < 1)``. Both are checked before
+anything runs, beside the rules by name of :func:`check_value`.
 """
 
 from __future__ import annotations
@@ -22,8 +27,17 @@ from typing import Any
 import yaml
 
 from opskit.errors import ParameterError
+from opskit.parameter_rules import (
+    POSITIVE_SUFFIXES,
+    RANGE_AT_END,
+    ValueRange,
+    literal_choices,
+    parse_range,
+    rules_in_words,
+)
 
 _BASE_TYPES = {"str", "int", "float", "bool", "list", "dict"}
+_TYPING = {"Literal", "Optional"}
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}
 
@@ -40,10 +54,27 @@ class Parameter:
 
     @property
     def base_type(self) -> str:
-        """``int`` for ``int | None`` and ``list`` for ``list[str]``."""
+        """``int`` for ``int | None``, ``list`` for ``list[str]``, ``str`` for ``Literal["a", "b"]``."""
+        if self.choices:
+            return type(self.choices[0]).__name__
         parts = [p.strip() for p in self.type.split("|") if p.strip() != "None"]
         base = parts[0].split("[", 1)[0] if parts else "str"
         return base if base in _BASE_TYPES else "str"
+
+    @property
+    def choices(self) -> tuple[Any, ...]:
+        """The values of a ``Literal[...]`` annotation, in their order; ``()`` for a free value."""
+        return literal_choices(self.type)
+
+    @property
+    def value_range(self) -> ValueRange | None:
+        """The range stated at the end of the help comment, e.g. ``(> 0 and < 1)``; None when there is none."""
+        return parse_range(self.help)
+
+    @property
+    def description(self) -> str:
+        """The help comment without its range (``opskit describe`` shows the range on its own)."""
+        return RANGE_AT_END.sub("", self.help).rstrip() if self.value_range else self.help
 
     @property
     def optional(self) -> bool:
@@ -63,7 +94,10 @@ def parse_parameters_cell(source: str, *, where: str = "parameters cell") -> lis
     comments = _line_comments(source)
     params: list[Parameter] = []
     for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "typing" and {a.name for a in node.names} <= _TYPING:
+            continue  # the names a Literal or Optional annotation needs when the cell runs
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            # normalized as Python keeps a run() signature's annotations as text: Literal['a', 'b']
             name, annotation = node.target.id, ast.unparse(node.annotation)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name, annotation = node.targets[0].id, None
@@ -82,8 +116,31 @@ def parse_parameters_cell(source: str, *, where: str = "parameters cell") -> lis
             ) from exc
         if annotation is None:
             annotation = _infer_type(default)
-        params.append(Parameter(name, annotation, default, comments.get(node.lineno, ""), node.lineno))
+        param = Parameter(name, annotation, default, comments.get(node.lineno, ""), node.lineno)
+        _check_declaration(param, where)
+        params.append(param)
     return params
+
+
+def _check_declaration(param: Parameter, where: str) -> None:
+    """A Literal whose default is not one of its choices, or a range on a value that is not a number, is a
+    mistake in the runbook itself: refuse it when the cell is read, not when a user passes a value."""
+    try:
+        choices, bounds = param.choices, param.value_range
+    except ValueError as exc:
+        raise ParameterError(f"{where}: line {param.line}: {param.name!r}: {exc}", name=param.name) from None
+    if choices and param.default not in choices and not (param.default is None and param.optional):
+        raise ParameterError(
+            f"{where}: line {param.line}: the default of {param.name!r}, {param.default!r}, is not one of its choices",
+            name=param.name,
+            hint="make the default one of the Literal's values",
+        )
+    if bounds is not None and (choices or param.base_type not in ("int", "float")):
+        raise ParameterError(
+            f"{where}: line {param.line}: {param.name!r} states a range ({bounds}) but is not a number",
+            name=param.name,
+            hint="a range applies to int and float parameters; drop it from the help comment",
+        )
 
 
 def _line_comments(source: str) -> dict[int, str]:
@@ -212,7 +269,6 @@ def convert_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> 
 # Value rules by name, checked before anything runs: a number that is not finite is never a
 # setting; sizes, durations and factors named like these are positive; shares in percent are
 # 0..100; versions and digests must parse. A runbook's own code checks what is specific to it.
-_POSITIVE_SUFFIXES = ("_gib", "_gb", "_mb", "_ms", "_s", "_hours", "_minutes", "_factor", "_ratio", "_rows", "_lines")
 _VERSION = re.compile(r"^v?\d+(\.\d+){0,3}([.+-][0-9A-Za-z.+-]+)?$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -228,6 +284,7 @@ def check_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> An
         )
 
     name = param.name
+    check_choice(param, value, runbook=runbook)
     if value == param.default:  # the default is the runbook's own ("0 = detect it")
         return value
     if isinstance(value, float) and not math.isfinite(value):
@@ -235,8 +292,11 @@ def check_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> An
     if isinstance(value, int | float) and not isinstance(value, bool):
         if name.endswith("_pct") and not 0 <= value <= 100:
             raise bad("is a percentage: 0 to 100", "85")
-        if name.endswith(_POSITIVE_SUFFIXES) and value <= 0 and not (name.endswith("_lines") and value == 0):
+        if name.endswith(POSITIVE_SUFFIXES) and value <= 0 and not (name.endswith("_lines") and value == 0):
             raise bad("must be greater than 0", _example(param))
+        declared = param.value_range
+        if declared is not None and value not in declared:
+            raise bad(f"must be {declared}", _example(param))
     if isinstance(value, str) and value.strip():
         text = value.strip()
         if name.endswith("_version") and not _VERSION.match(text):
@@ -246,6 +306,31 @@ def check_value(param: Parameter, value: Any, *, runbook: str = "runbook") -> An
             if len(digest) != 64 or not _HEX.match(digest):
                 raise bad("must be a SHA-256 digest: 64 hexadecimal characters", "$(sha256sum FILE | cut -c1-64)")
     return value
+
+
+def check_choice(param: Parameter, value: Any, *, runbook: str = "runbook") -> Any:
+    """``value`` when it is one of ``param``'s choices, else a ParameterError listing them with a "did you mean"."""
+    choices = param.choices
+    if not choices or value in choices or (value is None and param.optional):
+        return value
+    listed = ", ".join(str(c) for c in choices)
+    by_text = {str(c).lower(): c for c in choices}
+    close = difflib.get_close_matches(str(value).strip().lower(), list(by_text), n=1, cutoff=0.5)
+    hint = f"did you mean {by_text[close[0]]!r}? (-p {param.name} {by_text[close[0]]})" if close else None
+    raise ParameterError(
+        f"{runbook}: parameter {param.name!r} must be one of: {listed}; got {value!r}",
+        name=param.name,
+        hint=hint or f"e.g. -p {param.name} {param.default if param.default in choices else choices[0]}",
+    )
+
+
+def value_rules(param: Parameter) -> list[str]:
+    """What is checked beyond the type, in words: choices, ranges by name or declared, formats by name.
+
+    ``opskit describe``, the README catalogue and the launcher's forms show these; :func:`check_value`
+    enforces them.
+    """
+    return rules_in_words(param.name, param.base_type, param.choices, param.value_range)
 
 
 def _example(param: Parameter) -> str:

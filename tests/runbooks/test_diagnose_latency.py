@@ -79,11 +79,11 @@ def test_slo_budget_and_alerts(sample_run):
 
 def test_report_shows_the_verdicts_first_then_plots(sample_run):
     html = sample_run.html_path.read_text(encoding="utf-8")
-    assert html.index("opskit-verdict") < html.index("Likely causes") < html.index("Latency over time")
+    assert html.index("opskit-verdict") < html.index('id="Likely-causes') < html.index('id="Latency-over-time')
     assert html.count("data:image/png;base64") >= 5
     figures = sample_run.summary["figures"]
     assert f"{figures['requests']:,} requests" in html  # the overview sentence under the verdicts
-    assert html.index("likely causes, most of the budget first") < html.index("Latency over time")  # causes table
+    assert html.index("likely causes, most of the budget first") < html.index('id="Latency-over-time')  # causes table
 
 
 def test_access_log_without_gpu_metrics_runs(fixtures, reports):

@@ -63,7 +63,7 @@ def test_figures_and_next_runbook(sample_run):
 def test_report_shows_verdicts_then_evidence_and_next_step(sample_run):
     run, keep = sample_run
     html = run.html_path.read_text(encoding="utf-8")
-    assert html.index("opskit-verdict") < html.index("Evidence around each finding")
+    assert html.index("opskit-verdict") < html.index('id="Evidence-around-each-finding')  # the section, not its link
     assert "Watchdog caught collective operation timeout" in html
     assert "opskit run diagnose_gpu_oom" in html
     assert "evidence kept in" in html and "NCCL watchdog" in html

@@ -28,6 +28,12 @@ class ChatMessage:
         return "\n".join([f"{self.title}", f"verdict: {self.verdict}", *self.lines, f"report: {self.link}"])
 
 
+def markdown_blocks(*blocks: str) -> str:
+    """Blocks separated by blank lines: in Markdown a single line end joins two lines into one paragraph,
+    and a line after a list continues its last item."""
+    return "\n\n".join(b for b in blocks if b)
+
+
 def payload(kind: str, msg: ChatMessage) -> dict[str, Any]:
     """The webhook body for ``kind`` (one of KINDS)."""
     body = "\n".join(f"- {line}" for line in msg.lines)
@@ -46,11 +52,12 @@ def payload(kind: str, msg: ChatMessage) -> dict[str, Any]:
         content.append([{"tag": "a", "text": "open the report", "href": msg.link}])
         return {"msg_type": "post", "content": {"post": {"zh_cn": {"title": msg.title, "content": content}}}}
     if kind == "dingtalk":
-        text = f"### {msg.title}\n**verdict: {msg.verdict}**\n\n{body}\n\n[open the report]({msg.link})"
+        link = f"[open the report]({msg.link})"
+        text = markdown_blocks(f"### {msg.title}", f"**verdict: {msg.verdict}**", body, link)
         return {"msgtype": "markdown", "markdown": {"title": msg.title, "text": text}}
     if kind == "wecom":
         verdict = f'<font color="warning">{msg.verdict}</font>'
-        text = f"**{msg.title}**\nverdict: {verdict}\n{body}\n[open the report]({msg.link})"
+        text = markdown_blocks(f"**{msg.title}**", f"verdict: {verdict}", body, f"[open the report]({msg.link})")
         return {"msgtype": "markdown", "markdown": {"content": text}}
     raise ValueError(f"unknown chat kind {kind!r}; known: {', '.join(KINDS)}")
 

@@ -45,7 +45,8 @@ def plot_loss_by_rank(result: TrainingResult, *, ax: Axes | None = None, max_ran
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title("Training loss per rank")
-    ax.legend(fontsize=7, ncol=2 if len(ranks) > 6 else 1, loc="upper right")
+    # outside the axes, on the right: inside, it covered the NaN markers drawn along the top
+    ax.legend(fontsize=7, ncol=2 if len(ranks) > 8 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 

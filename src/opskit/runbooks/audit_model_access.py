@@ -10,7 +10,7 @@ never judged beside a real log.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -49,6 +49,23 @@ class AuditModelAccessResult:
             "principals": self.audit.principals,
             "malformed_lines": len(self.audit.malformed),
             **{f"findings_{rule.replace(' ', '_').replace('-', '_')}": int(counts.get(rule, 0)) for rule in RULES},
+        }
+
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: requests and principals read, and which rules fired (FAIL, then WARN)."""
+        if self.audit is None:
+            return {}
+
+        def rules(status: Status) -> str:
+            names = dict.fromkeys(v.name for v in self.verdicts.by_status(status))
+            return ", ".join(names) or "none"
+
+        return {
+            "requests": self.audit.requests,
+            "principals": self.audit.principals,
+            "rules that FAIL": rules(Status.FAIL),
+            "rules that WARN": rules(Status.WARN),
         }
 
     def findings_table(self) -> pd.DataFrame | Markdown:
@@ -94,7 +111,7 @@ def run(
     *,
     access_log: str = "sample:registry_access",
     policy: str = "sample:registry_access_policy",
-    log_format: str = "auto",
+    log_format: Literal["auto", "combined", "envoy", "json"] = "auto",
     timezone: str = "UTC",
     work_hours: str = "08:00-19:00",
     work_days: str = "Mon-Fri",

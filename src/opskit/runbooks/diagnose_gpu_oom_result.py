@@ -90,6 +90,25 @@ class DiagnoseGpuOomResult:
             "plan_to_fit": [r.name for r in plan],
         }
 
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: the OOM's class and request, the estimate against capacity, what fits."""
+        out: dict[str, Any] = {}
+        if self.message is not None:
+            oom = self.message.parsed
+            out["OOM class"] = oom.classification
+            if oom.requested_mib:
+                out["requested"] = f"{oom.requested_mib / 1024:.2f} GiB"
+        if self.memory is not None:
+            estimate, plan = self.memory.estimate, self.memory.plan
+            capacity = f"{estimate.capacity_gib:.1f} GiB" if estimate.capacity_gib else "an unknown capacity"
+            out["estimate per GPU"] = f"{estimate.total_gib:.1f} GiB of {capacity}"
+            out["fits as configured"] = "not known" if estimate.fits is None else "yes" if estimate.fits else "no"
+            if plan:
+                fits = "fits" if plan[-1].fits_after else "still does not fit"
+                out["to fit"] = f"{', '.join(r.name for r in plan)} ({fits})"
+        return out
+
     # ------------------------------------------------------------------------------------ sections
     def _why(self, check: str) -> str:
         """The message of the row that left a section empty (an ERROR, a SKIP, or no OOM found)."""

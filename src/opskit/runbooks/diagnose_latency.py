@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -22,8 +22,10 @@ from opskit.analyses.latency.verdicts import latency_figures, latency_verdicts
 from opskit.checks import Status, Verdict, VerdictTable, error_verdict
 from opskit.errors import OpskitError
 from opskit.plots import latency as plots
+from opskit.privacy import mask
 from opskit.runbooks import diagnose_latency_sections as sections
 from opskit.runbooks.display import Markdown, Outputs, unavailable
+from opskit.runbooks.tables import number
 from opskit.samples import resolve
 from opskit.sources.gpu_metrics import read_gpu_metrics
 from opskit.sources.requests import read_requests
@@ -39,10 +41,10 @@ def run(
     slo_quantile: float = 0.95,
     bucket: str = "5min",
     columns: dict = {},
-    fmt: str = "auto",
-    latency_unit: str | None = None,
+    fmt: Literal["auto", "csv", "parquet", "jsonl", "nginx", "ingress-nginx", "envoy"] = "auto",
+    latency_unit: Literal["ms", "s", "us", "ns"] | None = None,
     load_spike_ratio: float = 1.5,
-    engine: str = "auto",
+    engine: Literal["auto", "duckdb", "pandas"] = "auto",
 ) -> DiagnoseLatencyResult:
     """Read, analyse and judge a request log (the parameters are the notebook's); never raises on bad input.
 
@@ -131,6 +133,22 @@ class DiagnoseLatencyResult:
     def figures(self) -> dict[str, Any]:
         """The key figures for ``summary.json`` ({} without an analysis)."""
         return {} if self.latency is None else latency_figures(self.latency)
+
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: the SLO quantile against the SLO, requests slow, budget used, top cause."""
+        if self.latency is None:
+            return {}
+        r, th = self.latency, self.latency.thresholds
+        q = f"p{100 * th.slo_quantile:g}"
+        top = mask(f"{r.causes.iloc[0]['cause']}: {r.causes.iloc[0]['subject']}") if len(r.causes) else "none"
+        return {
+            f"{q} against SLO": f"{number(r.overall['slo_quantile_ms'])} ms vs {number(th.slo_ms)} ms",
+            "requests": number(r.requests),
+            "slower than SLO": f"{100 * r.overall['slow_fraction']:.2f} %",
+            "error budget used": f"{number(r.budget['budget_consumed_pct'])} %",
+            "top cause": top,
+        }
 
     def overview(self) -> Markdown:
         """One sentence under the verdicts: requests, span, quantiles, share slow and failed."""

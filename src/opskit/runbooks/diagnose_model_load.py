@@ -115,7 +115,8 @@ def run(
     if files is not None:
         listings = attempt("state-dict keys", lambda: judge_keys(files, shards or (), scans, settings))
 
-    table = VerdictTable(rows)
+    # a pickle that can run code is the most serious finding: it heads its status (the sort below is stable)
+    table = VerdictTable(sorted(rows, key=lambda v: v.name != "pickle safety"))
     return DiagnoseModelLoadResult(
         root=files.root if files is not None else Path(str(model_path)),
         verdicts=table,

@@ -80,6 +80,19 @@ class DiagnoseModelLoadResult:
             "environment": self.environment,
         }
 
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: files checked and failed, dangerous pickles, the most serious finding."""
+        figures = self.figures
+        worst = next((v for v in self.verdicts if v.status in (Status.ERROR, Status.FAIL)), None)
+        return {
+            "files checked": figures["files_checked"],
+            "files failed": figures["files_failed"],
+            "pickles that can run code": figures["dangerous_files"],
+            "missing shards": figures["missing_shards"],
+            "most serious": f"{worst.subject or worst.name}: {worst.message}" if worst else "none",
+        }
+
     # ------------------------------------------------------------------------------------ sections
     def _failed(self, layer: str) -> bool:
         return any(v.status is Status.ERROR for v in self.verdicts.find(layer))

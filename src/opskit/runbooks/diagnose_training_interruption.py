@@ -11,7 +11,7 @@ found and its verdicts; a stage that raises becomes an ERROR row and the later o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from opskit.analyses.faults.distributed import NcclWatchdog, parse_nccl_watchdog
 from opskit.analyses.faults.findings import ScanResult
@@ -34,7 +34,7 @@ def run(
     *,
     log_path: str = "sample:training_nccl_hang",
     checkpoint_dir: str | None = "sample:training_nccl_hang_checkpoints",
-    launcher: str = "hf_trainer",
+    launcher: Literal["torchrun", "hf_trainer", "lightning", "deepspeed"] = "hf_trainer",
     script: str = "train.py",
     script_args: str = "",
     nproc_per_node: int = 8,

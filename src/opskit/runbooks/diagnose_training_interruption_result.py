@@ -87,6 +87,22 @@ class DiagnoseTrainingInterruptionResult:
             "resume_command": plan.command if plan is not None else None,
         }
 
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: the root cause, the first rank to stop, the last step, where to resume."""
+        training, found, plan = self.training, self.faults, self.plan
+        out: dict[str, Any] = {}
+        if found is not None:
+            rc = found.root_cause
+            out["root cause"] = (rc.title or rc.fault) if rc else "no known fault in the logs"
+        if training is not None:
+            stopped = training.first_stopped_rank
+            out["first rank to stop"] = stopped if stopped is not None else "none"
+            out["last step"] = training.max_step
+        if plan is not None or self.checkpoint_scan is not None:
+            out["resume from step"] = plan.checkpoint.step if plan is not None else "no complete checkpoint"
+        return out
+
     def _why(self, *checks: str) -> str | None:
         """The message of the ERROR or SKIP row of the first of ``checks`` that has one: why a part is missing."""
         for name in checks:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from opskit.privacy import mask, mask_frame
+from opskit.runbooks.tables import Table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,11 +43,12 @@ class Outputs(tuple):
             display(item)
 
 
-def table(frame: pd.DataFrame, *, empty: str = "Nothing to show.") -> pd.DataFrame | Markdown:
-    """``frame`` with its text masked, or ``empty`` as Markdown when it has no rows."""
+def table(frame: pd.DataFrame, *, empty: str = "Nothing to show.") -> Table | Markdown:
+    """``frame`` with its text masked, shown in the one table style (:mod:`opskit.runbooks.tables`);
+    ``empty`` as Markdown when it has no rows. The result is still a DataFrame."""
     if frame is None or not len(frame):
         return Markdown(empty)
-    return mask_frame(frame)
+    return Table(mask_frame(frame))
 
 
 def unavailable(what: str, why: str | None = None) -> Markdown:

@@ -65,6 +65,21 @@ class ManageModelVersionsResult:
             "alias_targets_failed": sum(1 for v in rows if v.name == "alias target" and v.status == Status.FAIL),
         }
 
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: what the registry holds and how many rows need a look."""
+        if not self.read:
+            return {}
+        figures = self.figures
+        attention = sum(1 for v in self.verdicts if v.status in (Status.ERROR, Status.FAIL, Status.WARN))
+        return {
+            "models": figures["models"],
+            "versions": figures["versions"],
+            "aliases": figures["aliases"],
+            "alias targets failed": figures["alias_targets_failed"],
+            "rows to look at": attention,
+        }
+
     def versions_table(self) -> pd.DataFrame | Markdown:
         """Every version: aliases, version tags, stage, source run, whether checksums are recorded."""
         if not self.read:

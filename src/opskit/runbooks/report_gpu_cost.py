@@ -11,6 +11,7 @@ every section then says it is not available.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,23 @@ class ReportGpuCostResult:
     def figures(self) -> dict[str, object]:
         """Key figures for ``summary.json``; none without a week."""
         return sections.key_figures(self.week) if self.week is not None else {}
+
+    @property
+    def headline(self) -> dict[str, str]:
+        """The report header's figures: the week, its GPU cost, the waste (share of cost), the savings."""
+        if self.week is None:
+            return {}
+        c = self.week.cost.totals
+        money = {"USD": "${:,.0f}", "EUR": "€{:,.0f}", "GBP": "£{:,.0f}"}.get(
+            self.week.cost.currency, "{:,.0f} " + self.week.cost.currency
+        )
+        share = f" ({c['waste_cost'] / c['cost']:.0%})".replace("%", " %") if c["cost"] else ""
+        return {
+            "week": self.week.usage.week,
+            "GPU cost": money.format(c["cost"]),
+            "waste": money.format(c["waste_cost"]) + share,
+            "savings if acted on": money.format(self.week.recommendations.total_savings) + " per week",
+        }
 
     @property
     def attachments(self) -> dict[str, str]:
@@ -186,10 +204,10 @@ def run(
     samples: str = "sample:fleet_week",
     attribution: str = "auto",
     week: str = "",
-    source_format: str = "auto",
+    source_format: Literal["auto", "parquet", "nvidia-smi", "dcgm", "table", "prometheus"] = "auto",
     timezone: str = "UTC",
     prices: str | None = None,
-    pricing: str = "on_demand",
+    pricing: Literal["on_demand", "reserved_1y", "reserved_3y", "spot"] = "on_demand",
     currency: str = "USD",
     hot_pct: float = 85.0,
     underused_pct: float = 30.0,
@@ -200,7 +218,7 @@ def run(
     gap_min_hours: float = 0.5,
     serving_pattern: str = "serv|infer|online|endpoint|api",
     team_budgets: dict = {},
-    heatmap_by: str = "host",
+    heatmap_by: Literal["host", "team"] = "host",
 ) -> ReportGpuCostResult:
     """The weekly report from the notebook's parameters; input that cannot be read is one ERROR row."""
     try:

@@ -99,9 +99,11 @@ def chat_summary(week: FleetWeekResult | None, verdicts: VerdictTable, *, top: i
         line += f" ({delta:+.0f} pts vs {week.previous_usage.week})"
     lines = [
         line,
+        "",
         f"Cost {format_money(ct['cost'], cur)} ({c.pricing.replace('_', ' ')}): used "
         f"{format_money(ct['used_cost'], cur)}, wasted {format_money(ct['waste_cost'], cur)} "
         f"(idle {format_money(ct['idle_cost'], cur)})",
+        "",
     ]
     bad = [v for v in verdicts if v.status in (Status.FAIL, Status.ERROR, Status.WARN)]
     for v in bad[:6]:
@@ -112,7 +114,7 @@ def chat_summary(week: FleetWeekResult | None, verdicts: VerdictTable, *, top: i
         lines.append(f"- ... and {len(bad) - 6} more in the report")
     recs = week.recommendations.items[:top]
     if recs:
-        lines.append(f"Top savings ({format_money(week.recommendations.total_savings, cur)}/week in all):")
+        lines += ["", f"Top savings ({format_money(week.recommendations.total_savings, cur)}/week in all):", ""]
         lines += [f"- {r.action}: {format_money(r.savings_per_week, r.currency)}/week" for r in recs]
     return "\n".join(lines) + "\n"
 

@@ -19,7 +19,9 @@ from opskit.analyses.faults.scan import scan
 from opskit.analyses.faults.verdicts import LOG_CHECK, finding_verdicts
 from opskit.analyses.system import system_checks
 from opskit.checks import Verdict, VerdictTable, error_verdict, run_checks
+from opskit.privacy import mask
 from opskit.runbooks.display import Markdown, Outputs, table, unavailable
+from opskit.runbooks.tables import moment
 from opskit.runbooks.triage_job_sections import (
     code_block,
     evidence_text,
@@ -85,6 +87,23 @@ class TriageJobResult:
     def figures(self) -> dict[str, Any]:
         """The summary's key figures: what was read, the root cause, the next runbook, the NCCL watchdog."""
         return triage_figures(self.scan)
+
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: the root cause, on which rank, where and when, the next runbook."""
+        if self.scan is None:
+            return {}
+        rc = self.scan.root_cause
+        if rc is None:
+            return {"root cause": "no known fault", "findings": len(self.scan.findings)}
+        when = rc.timestamp
+        return {
+            "root cause": rc.title or rc.fault,
+            "rank": rc.rank if rc.rank is not None else "not known",
+            "where": mask(f"{Path(rc.file).name}:{rc.line}"),
+            "when": "not known" if when is None else moment(when) + (" UTC" if when.tzinfo is not None else ""),
+            "next runbook": next_runbook(self.scan) or "none",
+        }
 
     def system_checks(self) -> VerdictTable:
         """The rows of the system checks (disk, host memory, GPU state, versions), worst first."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -22,7 +23,7 @@ from opskit.runbooks.write_postmortem_result import WritePostmortemResult
 from opskit.samples import resolve
 
 
-def run(incident: str = "sample:incident", lang: str = "en") -> WritePostmortemResult:
+def run(incident: str = "sample:incident", lang: Literal["en", "zh"] = "en") -> WritePostmortemResult:
     """Compose the postmortem of ``incident`` (a folder path, or ``sample:incident``)."""
     text = postmortem_text(lang)
     path = resolve(incident)

@@ -13,6 +13,7 @@ from opskit.analyses.incidents.review import RootCause
 from opskit.checks import VerdictTable
 from opskit.privacy import mask, mask_frame
 from opskit.runbooks.display import Markdown, Outputs, shown_once
+from opskit.runbooks.tables import number
 
 NARRATIVE = ("went_well", "went_wrong", "lucky", "lessons")
 SECTIONS = (
@@ -80,6 +81,21 @@ class WritePostmortemResult:
             "action_items": len(self.actions),
             "overdue_action_items_all_incidents": overdue,
             "lang": self.lang,
+        }
+
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The report header's figures: severity, root cause, time to detect and to resolve, action items."""
+
+        def minutes(value: float | None) -> str:
+            return "not known" if value is None else f"{number(value)} min"
+
+        return {
+            "severity": self.record.get("severity") or "not set",
+            "root cause": mask(self.cause.summary) if self.cause else "not yet known",
+            "time to detect": minutes(self.times.time_to_detect_min),
+            "time to resolve": minutes(self.times.time_to_resolve_min),
+            "action items": len(self.actions),
         }
 
     def heading(self, key: str) -> str:

@@ -55,3 +55,17 @@ def test_down_chat_is_retried_the_stated_number_of_times():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom"])
+def test_markdown_messages_keep_title_verdict_list_and_link_apart(kind):
+    import mistune
+
+    msg = ChatMessage("GpuHot -> report_gpu_cost: FAIL", "FAIL", ("FAIL team a", "WARN team b"), "http://h/r.html")
+    body = payload(kind, msg)["markdown"]
+    page = mistune.html(body.get("text") or body.get("content"))
+    items = page.split("<li>")[1:]
+    assert [i.split("</li>")[0].strip() for i in items] == ["FAIL team a", "WARN team b"]  # the link is not in one
+    assert "open the report</a>" in page.split("</ul>")[1]
+    title_block = page.split("\n")[0]
+    assert "verdict" not in title_block  # the title's line is not joined to the verdict's

@@ -50,3 +50,14 @@ def test_memory_breakdown_stacks_to_the_total_and_draws_capacity_and_in_use():
     assert sorted(line.get_xdata()[0] for line in ax.lines) == [70.0, 80.0]
     assert "GiB" in ax.get_xlabel()
     plt.close(ax.figure)
+
+
+def test_loss_plot_legend_leaves_the_nan_markers_visible(nan_run):
+    ax = plot_loss_by_rank(nan_run)
+    fig = ax.figure
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    markers = next(c for c in ax.collections if c.get_label() == "NaN/inf loss (drawn at top)")
+    points = ax.transData.transform(markers.get_offsets())
+    assert len(points) and not any(legend.contains(x, y) for x, y in points)
+    plt.close(fig)

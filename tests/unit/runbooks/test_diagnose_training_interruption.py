@@ -26,6 +26,7 @@ from opskit.runbooks.diagnose_training_interruption_result import (
     resume_markdown,
 )
 from opskit.runbooks.display import Markdown, Outputs
+from opskit.runbooks.tables import Table
 from opskit.samples import resolve, sample_beside_real_input
 from opskit.sources.training_logs import read_training_logs
 
@@ -125,7 +126,7 @@ def test_sections_show_the_tables_and_each_plot_once(hang):
     for name in SECTIONS:
         items = shown(getattr(hang, name)())
         assert items and all(isinstance(i, Markdown | pd.DataFrame | Figure) for i in items), name
-    assert [type(i) for i in shown(hang.stopped_first())] == [Markdown, Figure, pd.DataFrame]
+    assert [type(i) for i in shown(hang.stopped_first())] == [Markdown, Figure, Table]
     assert sum(isinstance(i, Figure) for i in shown(hang.loss())) == 1
     assert "**throughput per rank**" in shown(hang.stalls_and_throughput())
     assert isinstance(hang.checkpoints(), pd.DataFrame) and len(hang.checkpoints()) == 3

@@ -82,7 +82,12 @@ def test_chat_summary_is_short_and_names_the_faults(fleet_report):
     assert text.startswith("*GPU report 2026-W48*")
     assert fleet.IDLE_HOST in text and fleet.STALL[0] in text
     assert "vs 2026-W47" in text
-    assert len(text.splitlines()) <= 14
+    lines = text.splitlines()
+    assert len([line for line in lines if line.strip()]) <= 14
+    # Markdown: the headline, the cost line and each list are separate blocks, so chat tools do not run them together
+    assert lines[1] == "" and lines[2].startswith("Cost ") and lines[3] == ""
+    tops = lines.index(next(line for line in lines if line.startswith("Top savings")))
+    assert lines[tops - 1] == "" and lines[tops + 1] == "" and lines[tops + 2].startswith("- ")
 
 
 def test_run_turns_bad_input_into_one_error_row(tmp_path):
@@ -191,7 +196,7 @@ def test_sections_of_the_sample_week(fleet_report):
     assert "| vs 2026-W47 |" in result.at_a_glance()
     assert isinstance(result.plot_utilization_heatmap(), Axes)
     assert len(result.plot_week_over_week()) == 2
-    assert [type(o).__name__ for o in result.stretches()] == ["Markdown", "DataFrame"] * 3
+    assert [type(o).__name__ for o in result.stretches()] == ["Markdown", "Table"] * 3  # a Table is a DataFrame
     by_gpu = ReportGpuCostResult(result.verdicts, fleet_report, heatmap_by="gpu")
     assert "not host or team" in by_gpu.plot_utilization_heatmap()
     assert "not host or team" in by_gpu.utilization_heatmap(), "a plot-only cell still says why it has no plot"

@@ -192,7 +192,7 @@ def integrity_verdicts(result: IntegrityResult) -> list[Verdict]:
         ]
     out = []
     for r in result.files.itertuples():
-        short = lambda h: f"{h[:12]}…" if isinstance(h, str) else "—"  # noqa: E731
+        short = lambda h: h if isinstance(h, str) else "—"  # noqa: E731  (in full: a prefix cannot be compared)
         where = f"{r.source} expects {r.algorithm} {r.expected}" if r.expected else ""
         if r.status == "match":
             out.append(
