@@ -148,7 +148,10 @@ def parse_nvidia_smi(text: str, where: str = "nvidia-smi") -> Environment:
         for line in text.splitlines():
             m = _SMI_GPU.match(line)
             if m:
-                gpus.append(GpuInfo(m.group(2).strip()))
+                name = m.group(2).strip()
+                if name.endswith("..."):  # the table cuts long names to its column; say so rather than show "..."
+                    name = name[:-3].rstrip() + " (name cut by nvidia-smi's table)"
+                gpus.append(GpuInfo(name))
         return Environment(
             driver_version=header.group(1),
             driver_cuda=header.group(2),

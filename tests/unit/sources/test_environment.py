@@ -71,3 +71,12 @@ def test_environment_from_folder_and_missing(tmp_path):
 def test_local_environment_does_not_fail_without_gpu():
     e = ev.detect_local_environment()
     assert e.sources  # says where each fact came from, or that it is absent
+
+
+def test_a_gpu_name_cut_by_the_nvidia_smi_table_says_so():
+    from opskit.samples.models import NVIDIA_SMI_470
+    from opskit.sources.environment import parse_nvidia_smi
+
+    env = parse_nvidia_smi(NVIDIA_SMI_470)
+    assert [g.name for g in env.gpus] == ["NVIDIA A100-SXM (name cut by nvidia-smi's table)"] * 2
+    assert env.driver_version == "470.182.03"
