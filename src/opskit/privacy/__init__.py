@@ -125,7 +125,7 @@ def _apply(
 
     def sub(match) -> str:
         if rule.validate is not None and not rule.validate(match.group(0)):
-            return match.group(0)
+            return _shorter(match)
         if rule.group and _MASKED.fullmatch(match.group(rule.group)):
             return match.group(0)
         counts[rule.name] += 1
@@ -136,6 +136,20 @@ def _apply(
         if shrunk is not None and len(replaced) < len(whole):
             shrunk[0] += len(whole) - len(replaced)
         return replaced
+
+    def _shorter(match) -> str:
+        """A match that fails its validator may have run on into the next number ("+1 650-253-0000 2026"):
+        the longest valid match that ends before one of its spaces, the rest as it was."""
+        whole, base = match.group(0), match.start(0)
+        for cut in sorted((base + i for i, ch in enumerate(whole) if ch == " "), reverse=True):
+            short = rule.pattern.fullmatch(text, base, cut)
+            if short is not None and rule.group == 0 and rule.validate(short.group(0)):
+                counts[rule.name] += 1
+                replaced = _replacement(rule, short, policy) + text[cut : match.end(0)]
+                if shrunk is not None and len(replaced) < len(whole):
+                    shrunk[0] += len(whole) - len(replaced)
+                return replaced
+        return whole
 
     if pos <= 0:
         return rule.pattern.sub(sub, text)

@@ -144,12 +144,13 @@ def _iban_shape(m: re.Match[str]) -> str:
 _SECRET_KEY_CASELESS = caseless(_SECRET_KEY)
 _KEY_TRIGGER = "(?i)" + _SECRET_KEY + r"[\"'\s\x1c-\x1f:=]"
 
-# the lookarounds of the digit rules as the screen can say them: what comes before and after
-_EDGE = r"(?:^|[^\w.+/-])"
-_EDGE_END = r"(?:[^\w/-]|$)"
+# the lookarounds of the digit rules as the screen can say them: what comes before and after. A "/" is an
+# edge: a number that is a path segment (/users/13812345678/orders) is still a number, the validators decide
+_EDGE = r"(?:^|[^\w.+-])"
+_EDGE_END = r"(?:[^\w-]|$)"
 
-_NOT_IN_WORD = r"(?<![\w.+/-])"
-_END = r"(?![\w/-]|\.\d)"
+_NOT_IN_WORD = r"(?<![\w.+-])"
+_END = r"(?![\w-]|\.\d)"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -311,7 +312,7 @@ RULES: tuple[Rule, ...] = (
             ("+86 " if m.group(0).startswith("+") else "") + _keep(3, 4)(re.match(r"\d{11}", _digits(m.group(0))[-11:]))
         ),
         validate=_valid_cn_mobile,
-        trigger=r"(?:^|[^\w.+/-]|\+86[ -]?)1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + _EDGE_END,
+        trigger=r"(?:^|[^\w.+-]|\+86[ -]?)1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + _EDGE_END,
         lead=17,
     ),
     Rule(

@@ -2,7 +2,8 @@
 
 A runbook masks what it shows; this pass is the net under it, run by the engine before the HTML is
 rendered, so nothing a runbook forgot reaches a report: text/plain, text/markdown and text/html
-outputs, stream outputs, error messages and markdown cells. It is idempotent (values already
+outputs, JSON outputs (``application/json`` and ``+json`` types, every string in them), stream
+outputs, error messages and markdown cells. It is idempotent (values already
 masked are kept and not counted again), so it only counts what it newly hid. Images (PNG, SVG,
 JPEG) are not scanned: text drawn into a figure must be masked by the runbook before plotting.
 """
@@ -79,7 +80,8 @@ def mask_notebook(nb: Any, policy: MaskingPolicy | None = None) -> Counter[str]:
         if not policy.enabled:
             return counts
         for cell in nb.cells:
-            if cell.get("cell_type") == "markdown":
+            injected = "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+            if cell.get("cell_type") == "markdown" or injected:  # a stored report is a record, not for re-running
                 cell["source"] = _mask_text(_source(cell.get("source", "")), policy)
             for output in cell.get("outputs", []):
                 _mask_output(output, policy)
@@ -99,6 +101,8 @@ def _mask_output(output: Any, policy: MaskingPolicy) -> None:
             data[mime] = _mask_text(_source(data[mime]), policy)
         elif mime == "text/html":
             data[mime] = mask_html(_source(data[mime]), policy)
+        elif mime == "application/json" or mime.endswith("+json"):  # stored in the notebook, read by tools
+            data[mime] = mask_value(data[mime], policy)
 
 
 def mask_value(value: Any, policy: MaskingPolicy | None = None) -> Any:

@@ -50,3 +50,18 @@ def test_final_pass_adds_its_counts_and_says_when_masking_was_off():
 
 def test_html_text_is_unescaped_before_masking():
     assert mask_html("<b>{&quot;password&quot;: &quot;s3cr3t&quot;}</b>", MaskingPolicy()) == '<b>{"password": ***}</b>'
+
+
+def test_the_injected_parameters_cell_is_masked_the_runbooks_own_code_is_not():
+    import nbformat
+
+    from opskit.privacy.notebook import mask_notebook
+
+    nb = nbformat.v4.new_notebook()
+    injected = nbformat.v4.new_code_cell('model_path = "/models/alice.smith@example.com/v3"')
+    injected.metadata["tags"] = ["injected-parameters"]
+    own = nbformat.v4.new_code_cell('contact = "alice.smith@example.com"  # the runbook\'s own code')
+    nb.cells = [injected, own]
+    counts = mask_notebook(nb)
+    assert "alice.smith@example.com" not in nb.cells[0].source and "/models/" in nb.cells[0].source
+    assert nb.cells[1].source == own.source and sum(counts.values()) == 1
