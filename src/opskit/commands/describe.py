@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opskit.catalog import Runbook, get_runbook
 from opskit.parameter_rules import is_range_rule
 from opskit.parameters import Parameter, value_rules
+
+if TYPE_CHECKING:  # the catalogue reads notebooks (nbformat): `describe` needs it, not every command at start
+    from opskit.catalog import Runbook
 
 
 def shown_type(param: Parameter) -> str:
@@ -81,6 +83,8 @@ def describe_text(book: Runbook) -> str:
 
 def describe(args: argparse.Namespace) -> int:
     """Print the runbook ``args.name`` as text, or as JSON with ``args.json``."""
+    from opskit.catalog import get_runbook
+
     book = get_runbook(args.name)
     print(json.dumps(describe_record(book)) if args.json else describe_text(book))
     return 0
