@@ -224,8 +224,17 @@ _SIGNALLED: list[int] = []
 
 
 def _terminate(signum, frame):  # SIGTERM from a scheduler: clean up like Ctrl-C, exit 128 + 15
+    if _SIGNALLED:  # already stopping: a repeated signal must not cut the clean-up short
+        return
     _SIGNALLED.append(signum)
     raise KeyboardInterrupt
+
+
+def _stopping() -> None:
+    """From here on the exit code is decided: later SIGINT/SIGTERM (a repeat, or one a dying kernel's clean-up
+    sends to the process group) are ignored, so the interpreter exits with it instead of dying of the signal."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
+        _stopping()
         written = getattr(exc, "report_dir", None)  # runner.InterruptedAfterPublish
         if written:
             print(f"interrupted after the report was written: {written}", file=sys.stderr)
