@@ -23,7 +23,7 @@ from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbconvert.preprocessors import TagRemovePreprocessor
 
-from opskit.checks import SUMMARY_MIMETYPE, Status
+from opskit.checks import SUMMARY_MIMETYPE, Status, Verdict, VerdictTable, render_verdict_html
 from opskit.runbooks.tables import DASH, frame_html, number
 
 STAGING_PREFIX = ".staging-"
@@ -255,6 +255,12 @@ def _after_verdict(nb: nbformat.NotebookNode) -> int:
     return 0
 
 
+def verdicts_of(summary: Mapping[str, Any]) -> VerdictTable:
+    """The summary's ``checks`` as a verdict table again (keys it does not know are dropped)."""
+    keys = Verdict.__dataclass_fields__.keys()
+    return VerdictTable([Verdict(**{k: v for k, v in c.items() if k in keys}) for c in summary.get("checks", [])])
+
+
 def masking_note(masking: Mapping[str, Any] | None) -> str:
     """One line on what the privacy policy hid (``summary["masking"]``), loud when masking was off."""
     if not masking:
@@ -278,7 +284,11 @@ def render_html(nb: nbformat.NotebookNode, summary: Mapping[str, Any], title: st
     _drop_error_banner(nb)
     _short_tracebacks(nb, str(summary.get("runbook", "the report")))
     intro = _intro(nb)
-    nb.cells.insert(_after_verdict(nb), details_cell(summary.get("parameters") or {}, intro))
+    after = _after_verdict(nb)
+    if not after and summary.get("checks"):  # the run stopped before showing its verdict: show the summary's
+        nb.cells.insert(0, page_cell(render_verdict_html(verdicts_of(summary)), "opskit-verdict"))
+        after = 1
+    nb.cells.insert(after, details_cell(summary.get("parameters") or {}, intro))
     nb.cells.insert(0, header_cell(summary, title))
     exporter = HTMLExporter(
         template_name="lab",

@@ -24,7 +24,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from opskit import __version__
 from opskit.catalog import Runbook, get_runbook
-from opskit.checks import REPORT_DIR_ENV, Status
+from opskit.checks import REPORT_DIR_ENV, Status, Verdict
 from opskit.errors import OpskitError
 from opskit.kernel import KERNEL_NAME, InterpreterKernelManager
 from opskit.parameters import validate_parameters
@@ -297,6 +297,8 @@ def _build_summary(
             "evalue": "the runbook finished without calling publish_summary() in its last cell",
         }
     checks = list((published or {}).get("checks", []))
+    if error and not any(c.get("status") == Status.ERROR.value for c in checks):
+        checks.insert(0, _run_error_row(error))
     parameters = {p.name: p.default for p in rb.parameters}
     parameters.update(values)
     return {
@@ -315,6 +317,20 @@ def _build_summary(
         "error": error,
         "python": sys.executable,
     }
+
+
+def _run_error_row(error: Mapping[str, Any]) -> dict[str, Any]:
+    """The ERROR row of a run that stopped before its verdict: a reader of ``checks`` (the alert receiver, a
+    dashboard) sees why without parsing ``error``, and the report's verdict table leads with it."""
+    where = f"cell {error['execution_count']}" if error.get("execution_count") else "the runbook"
+    return Verdict(
+        name="run completed",
+        status=Status.ERROR,
+        observed=f"{error.get('ename')}: {error.get('evalue')}",
+        message=f"{where} raised before the runbook reached its verdict",
+        next_step="fix what the message names (a parameter or an input file) and rerun; "
+        "the full traceback is in the stored report.ipynb",
+    ).to_dict()
 
 
 def _dumps(summary: Mapping[str, Any]) -> str:

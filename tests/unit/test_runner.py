@@ -75,11 +75,18 @@ def test_failing_cell_still_renders_with_the_failure_first(tmp_path, runbook_fix
     first = html.index("This run did not complete")
     assert "FileNotFoundError" in html[first : first + 400]
     assert first < html.index("Failing cell fixture", first)
+    lead = result.summary["checks"][0]  # a reader of checks sees why the run stopped, without parsing "error"
+    assert (lead["name"], lead["status"]) == ("run completed", "ERROR")
+    assert lead["observed"].startswith("FileNotFoundError: ") and "nowhere.csv" in lead["observed"]
+    verdict = html.index('class="opskit-verdict"')  # the page leads with a verdict table built from the summary
+    assert first < verdict < html.index("Failing cell fixture", first)
+    assert "run completed" in html[verdict : verdict + 3000]
 
 
 def test_runbook_without_summary_is_an_error(tmp_path, runbook_fixture):
     result = run_runbook(runbook_fixture("no_summary"), reports_dir=tmp_path)
     assert result.exit_code == 2 and result.summary["error"]["ename"] == "NoSummary"
+    assert result.summary["checks"][0]["observed"].startswith("NoSummary: the runbook finished without")
 
 
 def test_bad_parameter_executes_nothing(tmp_path, runbook_fixture):

@@ -13,6 +13,7 @@ import pandas as pd
 
 from opskit.analyses.faults.findings import MAX_TEXT_CHARS, Finding, ScanResult
 from opskit.privacy import mask
+from opskit.runbooks.tables import number
 from opskit.sources.logs import discover, read_excerpt
 
 FINDING_COLUMNS = ["fault", "rank", "timestamp", "file", "line", "text"]
@@ -89,9 +90,9 @@ def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return str(value)
+        return str(value)  # ids, ranks, pids, lines: no separators
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return number(value)  # the report's one number style: 8,192 MiB, not 8,192.0
     if isinstance(value, list | tuple | set):
         return ", ".join(_value(v) for v in value) or "none"
     return "`" + str(value).replace("`", "'") + "`"

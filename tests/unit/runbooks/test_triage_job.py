@@ -189,4 +189,5 @@ def test_details_render_nested_values_as_bullets():
     lines = detail_lines("torchrun", {"script": "train.py", "failures": [{"rank": 1, "signal": None}], "hint": ""})
     assert lines == ["- torchrun:", "  - script: `train.py`", "  - failures:", "    - rank 1"]
     assert detail_lines("ranks", (0, 1, 2)) == ["- ranks: 0, 1, 2"]
-    assert detail_lines("mib", 2048.0) == ["- mib: 2,048.0"]
+    assert detail_lines("mib", 2048.0) == ["- mib: 2,048"]
+    assert detail_lines("mib", 13219.8) == ["- mib: 13,220"] and detail_lines("ratio", 0.1234) == ["- ratio: 0.123"]
