@@ -14,10 +14,8 @@ access lines (controller or server messages in the same stream) are counted, not
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from opskit.errors import InputError
-from opskit.sources.table_files import open_text
+from opskit.sources.table_files import guarded_lines, open_text
 
 ACCESS_LOG_KINDS = ("nginx", "ingress-nginx", "envoy")  # the kinds read_access_log reads
 
@@ -104,7 +102,7 @@ def sniff_access_kinds(path: Path, limit: int = SNIFF_LINES) -> tuple[Counter, i
     kinds: Counter = Counter()
     other, first = 0, {}
     with open_text(path) as fh:
-        for number, line in enumerate(_guarded(fh, path), start=1):
+        for number, line in enumerate(guarded_lines(fh, path), start=1):
             if number > limit:
                 break
             if not line.strip():
@@ -118,28 +116,11 @@ def sniff_access_kinds(path: Path, limit: int = SNIFF_LINES) -> tuple[Counter, i
     return kinds, other, first
 
 
-def _guarded(fh, path: Path) -> Iterator[str]:
-    """The lines of ``fh``; a damaged gzip stream is an InputError saying how many lines were read."""
-    number = 0
-    try:
-        for line in fh:
-            number += 1
-            yield line
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        raise InputError(
-            f"the compressed file is damaged after {number} line(s) ({exc}); nothing was judged",
-            path=path,
-            line=number + 1,
-            hint="the archive is truncated or corrupt: fetch it again, or salvage the readable part "
-            "with `gzip -dc FILE > part.log` and pass that file",
-        ) from exc
-
-
 def _iter_access_rows(path: Path, kind: str) -> Iterator[tuple[int, dict, str]]:
     """(line number, fields, rest) of each line of ``kind``; other lines are counted in ``skipped``."""
     pattern = _ENVOY if kind == "envoy" else _NGINX
     with open_text(path) as fh:
-        for number, line in enumerate(_guarded(fh, path), start=1):
+        for number, line in enumerate(guarded_lines(fh, path), start=1):
             text = unwrap_line(line.rstrip("\n"))
             if not text.strip():
                 continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -60,6 +61,14 @@ def read_attribution(path: str | os.PathLike[str]) -> pd.DataFrame:
         except pd.errors.EmptyDataError:
             hint = "one header line, then one rule per line"
             raise InputError("the mapping file is empty", path=p, hint=hint) from None
+        except pd.errors.ParserError as exc:
+            line = re.search(r"line (\d+)", str(exc))
+            raise InputError(
+                f"not a CSV of rules: {str(exc).strip()}",
+                path=p,
+                line=int(line.group(1)) if line else None,
+                hint="every line needs as many fields as the header (host,gpu,namespace,team,project)",
+            ) from None
     rules.columns = [str(c).strip() for c in rules.columns]
     known = (*MATCH_COLUMNS, *VALUE_COLUMNS)
     unknown = [c for c in rules.columns if c not in known]

@@ -30,6 +30,7 @@ import pandas as pd
 from opskit.errors import InputError
 from opskit.sources.files import expand_paths
 from opskit.sources.gpu_frame import validate_gpu_frame
+from opskit.sources.table_files import guarded_lines
 
 METRICS: dict[str, tuple[str, float]] = {
     "DCGM_FI_DEV_GPU_UTIL": ("util_pct", 1.0),
@@ -131,7 +132,7 @@ def _open_lines(path: Path) -> list[str]:
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
-                return fh.readlines()
+                return list(guarded_lines(fh, path))
         with open(path, encoding="utf-8", errors="replace") as fh:
             return fh.readlines()
     except FileNotFoundError:

@@ -167,7 +167,7 @@ def read_alertmanager_payload(path: str | os.PathLike[str]) -> EventsRead:
     p = Path(path)
     try:
         payload = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8 (UnicodeDecodeError) or not JSON
         raise InputError(
             f"not a readable JSON payload: {exc}", path=p, hint="save the webhook body as it came"
         ) from exc

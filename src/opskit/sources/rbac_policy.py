@@ -111,6 +111,10 @@ def read_rbac_policy(path: str | Path) -> RbacPolicy:
         raise InputError("no such file", path=path, hint="pass the RBAC policy (YAML: roles, principals)")
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text (byte {exc.start}): not a YAML policy", path=path, hint="save the policy as UTF-8"
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(

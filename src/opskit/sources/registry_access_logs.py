@@ -25,7 +25,7 @@ import pandas as pd
 
 from opskit.errors import InputError
 from opskit.sources.access_logs import access_log_kind, unwrap_line
-from opskit.sources.table_files import open_text
+from opskit.sources.table_files import guarded_lines, open_text
 
 REGISTRY_LOG_FORMATS = ("auto", "combined", "envoy", "json")
 COLUMNS = ("timestamp", "principal", "method", "path", "status", "bytes", "action", "model")
@@ -207,7 +207,11 @@ def read_registry_access_log(path: str | Path, fmt: str = "auto") -> RegistryAcc
     if not path.is_file():
         raise InputError("no such file", path=path, hint="pass the access log of the registry or its proxy")
     with open_text(path) as fh:
-        lines = [(n, unwrap_line(line.rstrip("\n"))) for n, line in enumerate(fh, start=1) if line.strip()]
+        lines = [
+            (n, unwrap_line(line.rstrip("\n")))
+            for n, line in enumerate(guarded_lines(fh, path), start=1)
+            if line.strip()
+        ]
     kind = _sniff(lines, path) if fmt == "auto" else fmt
     rows, index, malformed = [], [], []
     for number, text in lines:

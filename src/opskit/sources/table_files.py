@@ -10,6 +10,8 @@ import gzip
 import io
 import json
 import re
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +24,31 @@ def open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
+
+
+DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error)  # what a cut or corrupt compressed stream raises
+
+
+def damaged_archive(path: Path, lines_read: int, exc: BaseException) -> InputError:
+    """The error for a compressed file that breaks after ``lines_read`` lines: nothing of it is judged."""
+    return InputError(
+        f"the compressed file is damaged after {lines_read} line(s) ({exc}); nothing was judged",
+        path=path,
+        line=lines_read + 1,
+        hint="the archive is truncated or corrupt: fetch it again, or salvage the readable part "
+        "with `gzip -dc FILE > part.log` and pass that file",
+    )
+
+
+def guarded_lines(lines: Iterable[str], path: Path) -> Iterator[str]:
+    """The lines of an open file; a damaged gzip stream is an InputError saying how many lines were read."""
+    number = 0
+    try:
+        for line in lines:
+            number += 1
+            yield line
+    except (*DAMAGED, OSError) as exc:
+        raise damaged_archive(path, number, exc) from exc
 
 
 def read_parquet_table(path: Path) -> pd.DataFrame:
@@ -47,13 +74,15 @@ def read_csv_table(path: Path) -> pd.DataFrame:
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError("the file is empty", path=path, hint="check the export") from exc
+    except DAMAGED as exc:
+        raise damaged_archive(path, 0, exc) from exc
 
 
 def read_jsonl_table(path: Path) -> pd.DataFrame:
     """One JSON object per line; the index is the file line less one (blank lines skipped)."""
     records, lines = [], []
     with open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
+        for number, line in enumerate(guarded_lines(fh, path), start=1):
             text = line.strip()
             if not text:
                 continue
