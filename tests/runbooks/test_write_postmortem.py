@@ -29,3 +29,6 @@ def test_sample_postmortem(reports, lang):
     html = run.html_path.read_text(encoding="utf-8")
     assert "rollback to ranker-2.3.1" in html and "li.wei@example.com" not in html
     assert ("时间线" in html and "根本原因" in html) if lang == "zh" else ("Timeline" in html and "Root cause" in html)
+    # the header's figures speak the report's language too: 7.5 minutes from impact to the alert
+    detect = "发现用时" if lang == "zh" else "time to detect"
+    assert run.summary["headline"][detect] == ("7.5 分钟" if lang == "zh" else "7.5 min")

@@ -19,7 +19,7 @@ from papermill.exceptions import PapermillExecutionError
 from opskit.catalog import get_runbook
 from opskit.errors import InputError
 from opskit.kernel import KERNEL_NAME, InterpreterKernelManager
-from opskit.runbooks.write_postmortem_inputs import postmortem_text
+from opskit.runbooks.write_postmortem_inputs import LANGS, postmortem_text
 from opskit.runbooks.write_postmortem_result import NARRATIVE
 
 NOTEBOOK = "postmortem.ipynb"
@@ -38,9 +38,11 @@ def _template(folder: Path, lang: str) -> nbformat.NotebookNode:
         tags = cell.metadata.get("tags", [])
         key = cell.source.removeprefix('result.section("').removesuffix('")') if cell.cell_type == "code" else None
         if "parameters" in tags:
+            choices = ", ".join(json.dumps(x) for x in LANGS)
             cell.source = (
+                "from typing import Literal\n\n"
                 f"incident: str = {json.dumps(str(folder.resolve()))}  # the incident folder\n"
-                f"lang: str = {json.dumps(lang)}  # en or zh"
+                f"lang: Literal[{choices}] = {json.dumps(lang)}  # language of headings and fixed sentences"
             )
         if key in NARRATIVE:
             md = nbformat.v4.new_markdown_cell(f"## {text['headings'][key]}\n\n{text['prompts'][key]}")

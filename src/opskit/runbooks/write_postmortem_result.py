@@ -85,17 +85,20 @@ class WritePostmortemResult:
 
     @property
     def headline(self) -> dict[str, Any]:
-        """The report header's figures: severity, root cause, time to detect and to resolve, action items."""
+        """The report header's figures, labelled in the report's language: severity, root cause, time to detect and
+        to resolve, action items."""
+
+        words = self.text["headline"]
 
         def minutes(value: float | None) -> str:
-            return "not known" if value is None else f"{number(value)} min"
+            return words["not_known"] if value is None else words["minutes"].format(value=number(value))
 
         return {
-            "severity": self.record.get("severity") or "not set",
-            "root cause": mask(self.cause.summary) if self.cause else "not yet known",
-            "time to detect": minutes(self.times.time_to_detect_min),
-            "time to resolve": minutes(self.times.time_to_resolve_min),
-            "action items": len(self.actions),
+            words["severity"]: self.record.get("severity") or words["not_set"],
+            words["root_cause"]: mask(self.cause.summary) if self.cause else words["not_yet_known"],
+            words["time_to_detect"]: minutes(self.times.time_to_detect_min),
+            words["time_to_resolve"]: minutes(self.times.time_to_resolve_min),
+            words["action_items"]: len(self.actions),
         }
 
     def heading(self, key: str) -> str:

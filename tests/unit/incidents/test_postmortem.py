@@ -119,3 +119,14 @@ def test_attach_report_and_evidence_dir(tmp_path):
     assert kept == folder / "reports" / "triage_job" / "20261125T143500Z"
     assert run(incident=str(folder)).timeline["source"].tolist() == ["triage_job"]
     assert evidence_dir_for(tmp_path, "INC-2", stamp="X") == folder / "evidence" / "diagnose-X"
+
+
+def test_the_written_postmortem_declares_its_language_choices(written):
+    import nbformat
+
+    from opskit.parameters import parse_parameters_cell
+
+    nb = nbformat.read(written / "postmortem.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params = {p.name: p for p in parse_parameters_cell(cell.source)}
+    assert params["lang"].default == "en" and tuple(params["lang"].choices) == ("en", "zh")
