@@ -53,6 +53,11 @@ class Catalogue:
     classes: tuple[FaultClass, ...]
     harmless: tuple[str, ...]
     version: str = ""
+    words: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the catalogue's named word lists (``<<name>>``)
+
+    def word_list(self, name: str) -> tuple[str, ...]:
+        """The words of list ``name`` (empty when the catalogue has no such list)."""
+        return dict(self.words).get(name, ())
 
     def __getitem__(self, name: str) -> FaultClass:
         for c in self.classes:
@@ -103,9 +108,36 @@ def _default_catalogue() -> Catalogue:
     return _build_catalogue(*read_fault_catalogue())
 
 
+_WORD_LIST = re.compile(r"<<([a-z_]+)>>")
+
+
+def word_alternation(words: Iterable[str]) -> str:
+    """``(?:w1|w2|...)``: the words escaped, longest first so that ``Terminado (killed)`` wins over ``Terminado``."""
+    return "(?:" + "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w))) + ")"
+
+
+def _word_lists(doc: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
+    raw = doc.get("words") or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, list) and v for v in raw.values()):
+        raise InputError("'words' must map a name to a list of words", path=path, hint="words: {killed: [Killed]}")
+    return {str(k): tuple(str(w) for w in v) for k, v in raw.items()}
+
+
+def _expand(pattern: str, words: dict[str, tuple[str, ...]], name: str, path: Path) -> str:
+    """A pattern with each ``<<list>>`` replaced by the alternation of that word list."""
+
+    def one(m: re.Match) -> str:
+        if m.group(1) not in words:
+            raise InputError(f"pattern {pattern!r} in {name} names an unknown word list <<{m.group(1)}>>", path=path)
+        return word_alternation(words[m.group(1)])
+
+    return _WORD_LIST.sub(one, pattern)
+
+
 def _build_catalogue(doc: dict[str, Any], path: Path) -> Catalogue:
     """Fault classes from a catalogue document; ``path`` names the file in errors."""
     classes = []
+    words = _word_lists(doc, path)
     for name, spec in (doc.get("classes") or {}).items():
         try:
             fc = FaultClass(
@@ -116,8 +148,8 @@ def _build_catalogue(doc: dict[str, Any], path: Path) -> Catalogue:
                 meaning=" ".join(str(spec["meaning"]).split()),
                 next_step=" ".join(str(spec["next_step"]).split()),
                 runbook=spec.get("runbook"),
-                patterns=tuple(spec["patterns"]),
-                ignore=tuple(spec.get("ignore") or ()),
+                patterns=tuple(_expand(str(p), words, name, path) for p in spec["patterns"]),
+                ignore=tuple(_expand(str(p), words, name, path) for p in spec.get("ignore") or ()),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"fault class {name!r} lacks {exc}", path=path, hint="see the comment at the top") from exc
@@ -127,7 +159,8 @@ def _build_catalogue(doc: dict[str, Any], path: Path) -> Catalogue:
             except re.error as exc:
                 raise InputError(f"bad pattern {pattern!r} in {name}: {exc}", path=path) from exc
         classes.append(fc)
-    return Catalogue(tuple(classes), tuple(doc.get("harmless") or ()), str(doc.get("version", "")))
+    harmless = tuple(_expand(str(p), words, "harmless", path) for p in doc.get("harmless") or ())
+    return Catalogue(tuple(classes), harmless, str(doc.get("version", "")), tuple(words.items()))
 
 
 def classify_line(text: str, catalogue: Catalogue | None = None) -> FaultClass | None:

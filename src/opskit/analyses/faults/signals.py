@@ -12,24 +12,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import cache
 
-from opskit.analyses.faults.catalogue import Catalogue
+from opskit.analyses.faults.catalogue import Catalogue, load_catalogue, word_alternation
 from opskit.analyses.faults.findings import Finding
 
-# The shell's word for SIGKILL in the locales glibc translates it to (C, de, fr, es, zh_CN, ru, ja).
-KILLED_WORDS = ("Killed", "Getötet", "Processus arrêté", "Terminado (killed)", "已杀死", "Убито", "強制終了")
-SIGKILL = re.compile(
+# The shell's word for SIGKILL in the languages glibc and bash translate it to: the catalogue's ``killed`` list.
+_SIGKILL_FORMS = (
     r"exit ?code[ \t]*:?[ \t]*(-9|137)\b|\(exitcode: -9\)|(?<!\w)SIGKILL(?!\w)|signal[: ]+9\b"
     r"|exit(ed with)? code:?[ \t]*137|return code = -9\b"
-    r"|exit status 137|signal: Killed|(?<![\w-])(?:" + "|".join(re.escape(w) for w in KILLED_WORDS) + r")(?![\w-])",
-    re.IGNORECASE,
+    r"|exit status 137|signal: Killed"
 )
+
+
+@cache
+def _sigkill(killed: tuple[str, ...]) -> re.Pattern[str]:
+    words = rf"|(?<![\w-]){word_alternation(killed)}(?![\w-])" if killed else ""
+    return re.compile(_SIGKILL_FORMS + words, re.IGNORECASE)
+
+
 SIGKILL_REASON = "a SIGKILL with no preemption, cancellation or SIGTERM in the logs: the OOM killer's signature"
 
 
-def is_sigkill(text: str) -> bool:
-    """Whether a kill finding's line names SIGKILL (exit -9 or 137, ``Killed``)."""
-    return SIGKILL.search(text) is not None
+def is_sigkill(text: str, catalogue: Catalogue | None = None) -> bool:
+    """Whether a kill finding's line names SIGKILL (exit -9 or 137, ``Killed`` in any language)."""
+    killed = (catalogue or load_catalogue()).word_list("killed") or ("Killed",)
+    return _sigkill(killed).search(text) is not None
 
 
 def attribute_kills(findings: Iterable[Finding], catalogue: Catalogue) -> list[Finding]:
@@ -37,7 +45,7 @@ def attribute_kills(findings: Iterable[Finding], catalogue: Catalogue) -> list[F
     found = list(findings)
     kills = [f for f in found if f.fault == "killed_preempted"]
     host = next((c for c in catalogue.classes if c.name == "host_oom"), None)
-    if not kills or host is None or any(not is_sigkill(f.text) for f in kills):
+    if not kills or host is None or any(not is_sigkill(f.text, catalogue) for f in kills):
         return found
     out = []
     for f in found:

@@ -11,6 +11,10 @@ from typing import Any
 from opskit.bundled import XID_CODES, bundled_text
 
 _XID_LINE = re.compile(r"Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d+)(?:, pid=(\d+|'<unknown>'))?")
+# The driver's own words for Xid 79, printed with or without the Xid line (newer drivers split it over lines)
+_FALLEN_OFF = re.compile(r"(?:NVRM|GPU).*fallen off the bus", re.IGNORECASE)
+_PCI_ADDRESS = re.compile(r"\b([0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}(?:\.[0-7])?)\b")
+_FALLEN_OFF_THE_BUS = 79
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,16 @@ def decode_xid(code: int | str) -> XidInfo:
 
 
 def parse_xid_line(text: str) -> tuple[int, str | None] | None:
-    """``(code, PCI address)`` from a kernel ``NVRM: Xid (PCI:0000:3b:00): 79, ...`` line."""
+    """``(code, PCI address)`` from a kernel ``NVRM: Xid (PCI:0000:3b:00): 79, ...`` line.
+
+    A driver line that says the GPU has fallen off the bus without the Xid (``NVRM: GPU 0000:a1:00.0: GPU has
+    fallen off the bus.``, or the last line of the message newer drivers split over three) is Xid 79, the code
+    NVIDIA's catalogue gives that message, so it gets the same action; its PCI address when the line names one.
+    """
     m = _XID_LINE.search(text)
-    return (int(m.group(2)), m.group(1)) if m else None
+    if m:
+        return int(m.group(2)), m.group(1)
+    if _FALLEN_OFF.search(text):
+        pci = _PCI_ADDRESS.search(text)
+        return _FALLEN_OFF_THE_BUS, pci.group(1) if pci else None
+    return None

@@ -206,3 +206,46 @@ def test_a_sigterm_from_the_launcher_stays_a_kill(tmp_path):
     log = tmp_path / "launcher.log"
     log.write_text("[ERROR] [launch.py:434:sigkill_handler] ['python3', 'main.py'] exits with return code = -15\n")
     assert scan(log).root_cause.fault == "killed_preempted"
+
+
+# The bundled word lists hold the message catalogues' own translations (glibc libc.mo and bash bash.mo, Debian 12):
+# the shell's report after a script's line number and PID, as bash prints it for a job it started.
+@pytest.mark.parametrize(
+    ("word", "fault"),
+    [
+        ("Ucciso", "host_oom"),  # it: glibc and bash
+        ("Morto", "host_oom"),  # pt, pt_BR (glibc)
+        ("Morto (Killed)", "host_oom"),  # pt_BR (bash)
+        ("죽었음", "host_oom"),  # ko
+        ("Unicestwiony", "host_oom"),  # pl
+        ("強制結束", "host_oom"),  # zh_TW
+        ("Zabit (SIGKILL)", "host_oom"),  # cs (glibc)
+        ("Terminato", "killed_preempted"),  # it: SIGTERM
+        ("Beendet", "killed_preempted"),  # de: SIGTERM
+        ("종료됨", "killed_preempted"),  # ko: SIGTERM
+    ],
+)
+def test_a_script_line_in_any_language_tells_sigkill_from_sigterm(tmp_path, word, fault):
+    log = tmp_path / "job.log"
+    log.write_text(f"step 120 loss 2.31\n/opt/job/run.sh: line 14: 88123 {word}   python train.py --bs 64\n")
+    for engine in ("re", "hyperscan"):
+        root = scan(log, engine=engine).root_cause
+        assert (root.fault, root.line) == (fault, 2), engine
+
+
+def test_a_bare_word_for_sigterm_alone_on_a_line_is_not_a_kill():
+    # "Beendet" (de: finished) or "Terminé" (fr: done) alone on a line is what many programs print
+    assert classify_line("Beendet") is None and classify_line("Terminé") is None
+
+
+def test_the_word_lists_are_the_catalogues_and_every_pattern_names_a_known_one(tmp_path):
+    from opskit.analyses.faults.catalogue import load_catalogue
+    from opskit.errors import InputError
+
+    bundled = load_catalogue()
+    assert {"Killed", "Ucciso", "죽었음"} <= set(bundled.word_list("killed"))
+    assert "Terminated" in bundled.word_list("terminated") and "Terminado" not in bundled.word_list("killed")
+    bad = tmp_path / "catalogue.yaml"
+    bad.write_text("classes:\n  x:\n    meaning: m\n    next_step: n\n    patterns: ['line <<killd>>']\n")
+    with pytest.raises(InputError, match="unknown word list <<killd>>"):
+        load_catalogue(bad)
