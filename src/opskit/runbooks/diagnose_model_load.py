@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +30,7 @@ from opskit.analyses.model_load.settings import ModelLoadSettings
 from opskit.analyses.model_load.state_dict import keys_verdict, load_verdict, torch_available
 from opskit.checks import Status, Verdict, VerdictTable, error_verdict
 from opskit.errors import InputError, MissingDependencyError
+from opskit.privacy import mask
 from opskit.runbooks.diagnose_model_load_result import DiagnoseModelLoadResult
 from opskit.sources import checksum_manifests as cm
 from opskit.sources.environment import Environment, detect_local_environment, environment_from_path
@@ -116,7 +117,7 @@ def run(
         listings = attempt("state-dict keys", lambda: judge_keys(files, shards or (), scans, settings))
 
     # a pickle that can run code is the most serious finding: it heads its status (the sort below is stable)
-    table = VerdictTable(sorted(rows, key=lambda v: v.name != "pickle safety"))
+    table = VerdictTable(sorted(map(_shown, rows), key=lambda v: v.name != "pickle safety"))
     return DiagnoseModelLoadResult(
         root=files.root if files is not None else Path(str(model_path)),
         verdicts=table,
@@ -130,6 +131,12 @@ def run(
         torch_available=torch_available(),
         environment=judged[1] if judged else None,
     )
+
+
+def _shown(verdict: Verdict) -> Verdict:
+    """``verdict`` with its subject and next step masked: they name files, and a folder's names are the
+    user's text (a run under a user's e-mail, a host's address); its message and evidence already are."""
+    return replace(verdict, subject=mask(verdict.subject), next_step=mask(verdict.next_step))
 
 
 # ------------------------------------------------------------------------------------------- layers
@@ -293,7 +300,8 @@ def judge_keys(
 def files_frame(
     files: ModelFiles | None, integrity: mi.IntegrityResult | None, scans: dict[str, PickleSafetyResult]
 ) -> pd.DataFrame:
-    """One row per inspected file, with its checksum status and pickle risk (empty when none was read)."""
+    """One row per inspected file (its name masked, as the verdicts name it), with its checksum status and
+    pickle risk (empty when none was read)."""
     if files is None:
         return inspections_frame([])
     frame = inspections_frame(list(files.infos), files.root)
@@ -303,4 +311,5 @@ def files_frame(
             status = integrity.files.drop_duplicates("file").set_index("file")["status"]
             frame["checksum"] = frame["file"].map(status)
         frame["pickle_risk"] = frame["file"].map({k: v.risk.value for k, v in scans.items()})
+        frame["file"] = frame["file"].map(mask)  # as the verdicts' subjects name them (figures join the two)
     return frame
