@@ -7,7 +7,7 @@ each in a child process that reports its own wall time and peak RSS:
 - ``pyarrow.csv.read_csv`` + ``pyarrow.parquet.write_table``: the whole table in memory (the baseline);
 - ``pyarrow.csv.open_csv`` + ``ParquetWriter``: pyarrow's streaming equivalent, same block size;
 - ``opskit`` :func:`convert_dataset`: streaming, quoted newlines allowed, row groups of ``chunk_rows``,
-  shards of 512 MiB, row counts read back from every footer, ``MANIFEST.json`` (SHA-256 of every shard).
+  shards of 512 MiB, row counts read back from every footer, ``_MANIFEST.json`` (SHA-256 of every shard).
 
 The CSV was just written, so all three read it from the page cache. Targets: opskit within 1.5x of the
 baseline's time, and its peak RSS bounded (it does not grow with the file; the baseline's does).

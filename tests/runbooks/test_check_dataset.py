@@ -121,3 +121,42 @@ def test_bad_input_renders_the_error_first(tmp_path, reports):
     table = html[html.index("opskit-verdict") :]
     first_row = table[table.index("<tbody>") : table.index("</tr>", table.index("<tbody>"))]
     assert "ERROR" in first_row and "no_such_folder" in first_row
+
+
+def _converted(tmp_path):
+    from opskit.sources.dataset_convert import ConvertOptions, convert_dataset
+
+    src = tmp_path / "export"
+    src.mkdir()
+    for part in range(2):
+        rows = "".join(f"{part * 100 + i},{i % 7}.5,{'ab'[i % 2]}\n" for i in range(100))
+        (src / f"part-{part}.csv").write_text("record_id,score,label\n" + rows)
+    return convert_dataset(src, tmp_path / "parquet", ConvertOptions(max_rows_per_file=60))
+
+
+def test_a_converted_folder_is_checked_against_its_own_manifest(tmp_path, reports):
+    converted = _converted(tmp_path)
+    assert converted.manifest_path.name == "_MANIFEST.json" and len(converted.shards) == 4
+    run = run_runbook(RUNBOOK, {"dataset": str(converted.destination)}, reports_dir=reports)
+    assert run.summary["error"] is None
+    manifest = _one(run, "manifest", "4 files")
+    assert manifest["status"] == "PASS" and manifest["evidence"] == "_MANIFEST.json"
+    assert run.summary["figures"]["files"] == 4 and run.summary["figures"]["rows"] == 200  # the manifest not scanned
+
+
+def test_two_manifests_that_disagree_are_one_error_row(tmp_path):
+    import dataclasses
+
+    from opskit.runbooks.check_dataset import run
+    from opskit.sources.dataset_manifest import build_manifest, write_manifest
+
+    converted = _converted(tmp_path)
+    stale = build_manifest(converted.destination)
+    stale = dataclasses.replace(stale, entries=stale.entries[1:])  # a shard left out
+    write_manifest(stale, converted.destination / "MANIFEST.json")
+    result = run(dataset=str(converted.destination), schema=None, reference=None)
+    (row,) = result.verdicts.find("manifest")
+    assert row.status.value == "ERROR" and row.subject == str(converted.destination)
+    assert "_MANIFEST.json and MANIFEST.json are both here and disagree (4 and 3 files" in row.message
+    assert "-p manifest FILE" in row.next_step
+    assert result.verdicts.find("file structure")[0].status.value == "PASS"  # the rest still runs

@@ -1,11 +1,12 @@
 """``opskit dataset manifest|verify|convert``: a dataset's files checked after a copy, and big files sharded.
 
-- ``manifest DIR [--out FILE] [--no-rows]`` writes ``DIR/MANIFEST.json``: size, SHA-256 and rows per file
-  (what ``sha256sum`` and ``wc -l`` by hand would give, in one pass).
+- ``manifest DIR [--out FILE] [--no-rows]`` writes ``DIR/MANIFEST.json`` (``DIR/_MANIFEST.json`` beside
+  Parquet files): size, SHA-256 and rows per file (what ``sha256sum`` and ``wc -l`` by hand would give).
 - ``verify DIR [--manifest FILE]`` compares the files with it: exit 0 when all match, 1 when a file is
   missing or changed (each named), 2 on bad input. Files the manifest does not list are named, not failed.
 - ``convert SRC DST`` turns CSV/TSV/JSON lines (a file or a folder) into Parquet (or TFRecord) shards in
-  bounded memory, row counts verified, written atomically, with ``DST/MANIFEST.json``.
+  bounded memory, row counts verified, written atomically, with ``DST/_MANIFEST.json``: Parquet readers
+  skip it, so ``pandas.read_parquet(DST)`` reads the shards as they are.
 """
 
 from __future__ import annotations
@@ -39,12 +40,18 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="dataset_command", required=True)
     m = sub.add_parser("manifest", help="write DIR/MANIFEST.json: size, SHA-256 and rows of every file")
     m.add_argument("dir", help="the dataset folder")
-    m.add_argument("--out", help="write the manifest here (default: DIR/MANIFEST.json)")
+    m.add_argument(
+        "--out",
+        help="write the manifest here (default: the one already in DIR, else DIR/MANIFEST.json,"
+        " or DIR/_MANIFEST.json when DIR holds Parquet files, which Parquet readers then skip)",
+    )
     m.add_argument("--no-rows", action="store_true", help="do not count rows (hash only)")
     m.set_defaults(func=_manifest)
     v = sub.add_parser("verify", help="check the files of DIR against its manifest (exit 1 when one differs)")
     v.add_argument("dir", help="the dataset folder")
-    v.add_argument("--manifest", help="the manifest to check against (default: DIR/MANIFEST.json)")
+    v.add_argument(
+        "--manifest", help="the manifest to check against (default: DIR/_MANIFEST.json or DIR/MANIFEST.json)"
+    )
     v.set_defaults(func=_verify)
     c = sub.add_parser("convert", help="CSV/TSV/JSON lines (file or folder) to Parquet shards, bounded memory")
     c.add_argument("src", help="a .csv/.tsv/.jsonl file (optionally .gz/.bz2) or a folder of them")
@@ -59,10 +66,10 @@ def register(subparsers) -> None:
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from opskit.sources.dataset_manifest import MANIFEST_NAME, build_manifest, write_manifest
+    from opskit.sources.dataset_manifest import build_manifest, default_manifest_path, write_manifest
 
     root = Path(args.dir)
-    out = Path(args.out) if args.out else root / MANIFEST_NAME
+    out = Path(args.out) if args.out else default_manifest_path(root)
     started = time.perf_counter()
     manifest = build_manifest(root, count_rows=not args.no_rows, exclude=(out,))
     write_manifest(manifest, out)
@@ -74,12 +81,18 @@ def _manifest(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from opskit.sources.dataset_manifest import MANIFEST_NAME, compare_to_manifest, read_manifest
+    from opskit.sources.dataset_manifest import MANIFEST_NAMES, compare_to_manifest, find_manifest, read_manifest
 
     root = Path(args.dir)
     if not root.is_dir():
         raise InputError("dataset folder not found", path=root, hint="pass the folder the manifest describes")
-    path = Path(args.manifest) if args.manifest else root / MANIFEST_NAME
+    path = Path(args.manifest) if args.manifest else find_manifest(root)
+    if path is None:
+        raise InputError(
+            f"manifest not found: the folder has neither {' nor '.join(MANIFEST_NAMES)}",
+            path=root,
+            hint="write one with: opskit dataset manifest DIR, or pass --manifest FILE",
+        )
     comparison = compare_to_manifest(read_manifest(path), root, exclude=(path,))
     for m in comparison.mismatches:
         if m.what == "missing":
@@ -128,6 +141,6 @@ def _convert(args: argparse.Namespace) -> int:
         f" {result.row_groups} row group(s), {result.blocks_read} block(s) read in {seconds:.1f} s"
     )
     if args.format == "parquet":
-        print(f"read it with: pandas.read_parquet({str(result.destination)!r}, ignore_prefixes=['MANIFEST'])")
-    print(f"manifest: {result.destination / 'MANIFEST.json'}")
+        print(f"read it with: pandas.read_parquet({str(result.destination)!r})")
+    print(f"manifest: {result.manifest_path}")
     return 0

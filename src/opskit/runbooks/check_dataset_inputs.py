@@ -13,7 +13,7 @@ from pathlib import Path
 from opskit.checks import Status, Verdict, error_verdict
 from opskit.samples import resolve, sample_beside_real_input
 from opskit.sources.dataset_files import FileScan, dataset_paths, scan_dataset
-from opskit.sources.dataset_manifest import MANIFEST_NAME, ManifestComparison, compare_to_manifest, read_manifest
+from opskit.sources.dataset_manifest import ManifestComparison, compare_to_manifest, find_manifest, read_manifest
 from opskit.sources.dataset_schema import ExpectedSchema, read_schema
 
 
@@ -51,13 +51,14 @@ def read_inputs(
     except Exception as exc:  # the dataset itself cannot be listed: one ERROR row, no other check
         return DatasetInputs(None, None, None, None, None, None, (error_verdict("dataset", exc, subject=dataset),))
     comparison, manifest_name = None, None
-    manifest_path = resolve(manifest) if manifest else root / MANIFEST_NAME
-    if manifest or manifest_path.is_file():
-        try:
+    manifest_path = None
+    try:  # no manifest given: _MANIFEST.json or MANIFEST.json in the folder, if there is one
+        manifest_path = resolve(manifest) if manifest else find_manifest(root)
+        if manifest_path is not None:
             comparison = compare_to_manifest(read_manifest(manifest_path), root)
             manifest_name = manifest_path.name
-        except Exception as exc:
-            rows.append(error_verdict("manifest", exc, subject=str(manifest_path)))
+    except Exception as exc:
+        rows.append(error_verdict("manifest", exc, subject=str(manifest_path or manifest or root)))
     expected = None
     if schema and sample_beside_real_input(schema, dataset):
         rows.append(_sample_skipped("schema", schema))

@@ -9,7 +9,7 @@ from opskit.analyses.data.analysis import DataCheckResult, worst_columns
 from opskit.checks import Status, VerdictTable
 from opskit.privacy import mask
 from opskit.runbooks import check_dataset_sections as sections
-from opskit.runbooks.display import Markdown, Outputs, unavailable
+from opskit.runbooks.display import Markdown, Outputs, shown_once, unavailable
 
 _NOT_READ = "the dataset could not be read"
 
@@ -89,6 +89,6 @@ class CheckDatasetResult:
         names = worst_columns(self.data, n)
         if not names:
             return Markdown("No numeric column has a problem: nothing to plot.")
-        from opskit.runbooks.check_dataset_plots import plot_columns
+        from opskit.plots.data import plot_column_histograms
 
-        return plot_columns(self.data, names)
+        return shown_once(plot_column_histograms(self.data, names)[0])

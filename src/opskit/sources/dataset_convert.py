@@ -7,8 +7,9 @@ block and at most one row group, whatever the file's size.
 
 The output is written into a temporary folder beside ``dst`` and renamed to ``dst`` only when every
 shard's row count, read back from its footer, equals the rows read from its source: a failure leaves no
-``dst`` at all, and an existing ``dst`` is never overwritten. ``dst/MANIFEST.json`` lists the shards with
-sizes, SHA-256 and rows (:mod:`dataset_manifest`).
+``dst`` at all, and an existing ``dst`` is never overwritten. ``dst/_MANIFEST.json`` lists the shards with
+sizes, SHA-256 and rows (:mod:`dataset_manifest`); its leading ``_`` makes pandas and pyarrow skip it, so
+``pandas.read_parquet(dst)`` and ``pyarrow.dataset.dataset(dst)`` read the shards with no extra argument.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opskit.errors import InputError, OpskitError
-from opskit.sources.dataset_manifest import MANIFEST_NAME, Manifest, build_manifest, list_dataset_files, write_manifest
+from opskit.sources.dataset_manifest import (
+    PARQUET_MANIFEST_NAME,
+    Manifest,
+    build_manifest,
+    list_dataset_files,
+    write_manifest,
+)
 from opskit.sources.dataset_readers import COMPRESSED_SUFFIXES, ReadStats, read_batches, table_kind
 from opskit.sources.dataset_shards import OUTPUT_FORMATS, ShardWriter, count_records
 
@@ -102,6 +109,11 @@ class ConversionResult:
     def row_groups(self) -> int:
         return sum(s.row_groups for s in self.shards)
 
+    @property
+    def manifest_path(self) -> Path:
+        """``dst/_MANIFEST.json``: beside the shards, skipped by Parquet readers."""
+        return self.destination / PARQUET_MANIFEST_NAME
+
 
 def list_sources(src: Path) -> tuple[Path, list[Path]]:
     """The root and the CSV/TSV/JSON-lines files to convert: ``src`` itself, or those under the folder."""
@@ -169,7 +181,7 @@ def convert_dataset(src: Path, dst: Path, options: ConvertOptions | None = None)
             blocks += stats.blocks
             held = max(held, writer.max_rows_held)
         manifest = build_manifest(staging)
-        write_manifest(manifest, staging / MANIFEST_NAME)
+        write_manifest(manifest, staging / PARQUET_MANIFEST_NAME)
         os.rename(staging, dst)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -79,7 +79,7 @@ class FileScan:
 
 
 def dataset_paths(root: Path) -> tuple[Path, list[Path]]:
-    """The dataset's root folder and its files (``MANIFEST.json`` left out); a single file is its own dataset."""
+    """The dataset's root folder and its files (its manifest left out); a single file is its own dataset."""
     root = Path(root).expanduser()
     if root.is_file():
         return root.parent, [root]

@@ -1,7 +1,8 @@
 """Dataset manifests: every file of a dataset folder with its size, SHA-256 and row count.
 
-The habit this replaces is ``wc -l`` and ``sha256sum`` by hand after a copy. A manifest is one JSON file,
-``MANIFEST.json`` in the dataset folder by default (never listed in itself)::
+The habit this replaces is ``wc -l`` and ``sha256sum`` by hand after a copy. A manifest is one JSON file
+in the dataset folder, never listed in itself: ``MANIFEST.json``, or ``_MANIFEST.json`` beside Parquet
+files, which pandas and pyarrow then skip as they skip every name that starts with ``_`` or ``.``::
 
     {"format": "opskit-dataset-manifest", "version": 1, "created_at": "2026-12-02T17:00:00Z",
      "files": [{"path": "train/part-0.csv", "size": 1048576, "sha256": "...", "rows": 9999}, ...]}
@@ -28,6 +29,8 @@ from pathlib import Path
 from opskit.errors import InputError
 
 MANIFEST_NAME = "MANIFEST.json"
+PARQUET_MANIFEST_NAME = "_MANIFEST.json"  # pyarrow.dataset (and so pandas.read_parquet) skips names starting with _
+MANIFEST_NAMES = (PARQUET_MANIFEST_NAME, MANIFEST_NAME)
 MANIFEST_FORMAT = "opskit-dataset-manifest"
 MANIFEST_VERSION = 1
 DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -82,10 +85,10 @@ def row_kind(path: str | Path) -> str | None:
 def list_dataset_files(root: Path, *, exclude: tuple[Path, ...] = ()) -> list[Path]:
     """Regular files under ``root`` (symlinks to files followed, to folders not), sorted by relative path.
 
-    The default ``MANIFEST.json`` at the root, anything in ``exclude`` and opskit's own temporary files
-    and folders (``.opskit-tmp-*``) are left out.
+    The manifests at the root (``MANIFEST.json``, ``_MANIFEST.json``), anything in ``exclude`` and opskit's
+    own temporary files and folders (``.opskit-tmp-*``) are left out.
     """
-    skip = {(root / MANIFEST_NAME).resolve(), *(p.resolve() for p in exclude)}
+    skip = {*((root / name).resolve() for name in MANIFEST_NAMES), *(p.resolve() for p in exclude)}
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(_TEMP_PREFIX))  # a conversion under way
@@ -95,6 +98,42 @@ def list_dataset_files(root: Path, *, exclude: tuple[Path, ...] = ()) -> list[Pa
                 continue
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def default_manifest_path(root: Path) -> Path:
+    """Where ``opskit dataset manifest DIR`` writes: the manifest already there, else ``MANIFEST.json``, or
+    ``_MANIFEST.json`` when the folder holds Parquet files (so ``pandas.read_parquet(DIR)`` still reads it).
+    """
+    root = Path(root)
+    for name in MANIFEST_NAMES:
+        if (root / name).is_file():
+            return root / name
+    holds_parquet = root.is_dir() and any(row_kind(p) == "parquet" for p in list_dataset_files(root))
+    return root / (PARQUET_MANIFEST_NAME if holds_parquet else MANIFEST_NAME)
+
+
+def find_manifest(root: Path) -> Path | None:
+    """The manifest in the folder ``root`` (``_MANIFEST.json`` or ``MANIFEST.json``), or None when it has none.
+
+    When both are there they must list the same files with the same sizes, hashes and rows; otherwise
+    nobody can tell which one is right, and :class:`InputError` names both and the first file they differ on.
+    """
+    root = Path(root)
+    found = [root / name for name in MANIFEST_NAMES if (root / name).is_file()]
+    if len(found) < 2:
+        return found[0] if found else None
+    first, second = (read_manifest(path) for path in found)
+    if first.entries != second.entries:
+        a, b = ({e.path: e for e in m.entries} for m in (first, second))
+        differ = next(p for p in sorted(a.keys() | b.keys()) if a.get(p) != b.get(p))
+        raise InputError(
+            f"{found[0].name} and {found[1].name} are both here and disagree"
+            f" ({len(a)} and {len(b)} files; first difference: {differ})",
+            path=root,
+            hint="delete the stale one (or rewrite it: opskit dataset manifest DIR), or name the one to use"
+            " with opskit dataset verify --manifest FILE or check_dataset's -p manifest FILE",
+        )
+    return found[0]
 
 
 def hash_and_count(path: Path, *, count_rows: bool = True) -> tuple[int, str, int | None]:

@@ -84,7 +84,8 @@ def test_convert_prints_rows_shards_and_manifest(dataset, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "b.jsonl: 3 rows -> 2 shard(s), row counts verified" in out
     assert "part/a.csv: 2 rows -> 1 shard(s), row counts verified" in out
-    assert f"manifest: {dst / 'MANIFEST.json'}" in out
+    assert f"manifest: {dst / '_MANIFEST.json'}" in out
+    assert f"read it with: pandas.read_parquet({str(dst)!r})" in out
     assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*.parquet")) == [
         "b-00000.parquet",
         "b-00001.parquet",
@@ -133,3 +134,37 @@ def test_dataset_command_as_a_process(dataset):
     )
     assert proc.returncode == 2
     assert "manifest not found" in proc.stderr
+
+
+def test_manifest_of_a_converted_folder_rewrites_its_own_and_pandas_still_reads_it(dataset, tmp_path, capsys):
+    import pandas as pd
+
+    dst = tmp_path / "out"
+    assert main(["dataset", "convert", str(dataset / "part" / "a.csv"), str(dst)]) == 0
+    capsys.readouterr()
+    assert main(["dataset", "manifest", str(dst)]) == 0
+    assert f"manifest: {dst / '_MANIFEST.json'}" in capsys.readouterr().out
+    assert sorted(p.name for p in dst.iterdir()) == ["_MANIFEST.json", "a-00000.parquet"]
+    assert pd.read_parquet(dst)["v"].tolist() == ["x", "y"]
+    assert main(["dataset", "verify", str(dst)]) == 0
+    assert f"1 files checked against {dst / '_MANIFEST.json'}: all match" in capsys.readouterr().err
+
+
+def test_verify_with_two_manifests_that_disagree_exits_2_naming_both(dataset, capsys):
+    main(["dataset", "manifest", str(dataset)])
+    (dataset / "MANIFEST.json").rename(dataset / "_MANIFEST.json")
+    (dataset / "b.jsonl").write_text('{"k": 1}\n')
+    main(["dataset", "manifest", str(dataset), "--out", str(dataset / "MANIFEST.json")])
+    capsys.readouterr()
+    assert main(["dataset", "verify", str(dataset)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {dataset}: _MANIFEST.json and MANIFEST.json are both here and disagree" in err
+    assert "first difference: b.jsonl" in err
+    assert main(["dataset", "verify", str(dataset), "--manifest", str(dataset / "MANIFEST.json")]) == 0
+
+
+def test_verify_without_a_manifest_names_both_names(dataset, capsys):
+    assert main(["dataset", "verify", str(dataset)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {dataset}: manifest not found: the folder has neither _MANIFEST.json nor MANIFEST.json" in err
+    assert "hint: write one with: opskit dataset manifest DIR, or pass --manifest FILE" in err

@@ -80,10 +80,41 @@ def test_quoted_newlines_are_one_row(tmp_path):
 def test_manifest_of_the_result_verifies(tmp_path):
     src = write_csv(tmp_path / "t.csv", 100)
     result = dc.convert_dataset(src, tmp_path / "out", dc.ConvertOptions(max_rows_per_file=30))
-    manifest = read_manifest(tmp_path / "out" / "MANIFEST.json")
+    assert result.manifest_path == tmp_path / "out" / "_MANIFEST.json"
+    assert sorted(p.name for p in result.destination.iterdir() if not p.name.endswith(".parquet")) == ["_MANIFEST.json"]
+    manifest = read_manifest(result.manifest_path)
     assert [(e.path, e.rows) for e in manifest.entries] == [(s.path, s.rows) for s in result.shards]
     assert compare_to_manifest(manifest).matches
     assert result.manifest.root == tmp_path / "out"
+
+
+def test_pandas_and_pyarrow_read_the_converted_folder_as_it_is(tmp_path):
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    src = write_csv(tmp_path / "t.csv", 250)
+    result = dc.convert_dataset(src, tmp_path / "out", dc.ConvertOptions(chunk_rows=40, max_rows_per_file=100))
+    assert len(result.shards) == 3 and result.manifest_path.is_file()  # three shards and the manifest beside them
+    frame = pd.read_parquet(result.destination)
+    assert sorted(frame["id"]) == list(range(250)) and list(frame.columns) == ["id", "score", "note"]
+    table = ds.dataset(result.destination).to_table()
+    assert table.num_rows == 250 and table.schema.names == ["id", "score", "note"]
+    assert sorted(table.column("note").to_pylist())[:2] == ["n0", "n1"]
+
+
+def test_a_folder_converted_into_subfolders_reads_as_one_dataset(tmp_path):
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    root = tmp_path / "exports"
+    for day, start in (("2026-11-30", 0), ("2026-12-01", 70)):
+        (root / day).mkdir(parents=True)
+        rows = "".join(f"{i},{i * 0.5},n{i}\n" for i in range(start, start + 70))
+        (root / day / "part.csv").write_text("id,score,note\n" + rows)
+    result = dc.convert_dataset(root, tmp_path / "out")
+    assert [s.path for s in result.shards] == ["2026-11-30/part-00000.parquet", "2026-12-01/part-00000.parquet"]
+    assert sorted(pd.read_parquet(result.destination)["id"]) == list(range(140))
+    assert sorted(ds.dataset(result.destination).to_table().column("id").to_pylist()) == list(range(140))
 
 
 def test_later_block_with_a_word_in_a_number_column_names_line_and_column(tmp_path):

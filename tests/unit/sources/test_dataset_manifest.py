@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -201,3 +202,55 @@ def test_a_conversion_under_way_is_not_listed(dataset):
     staging.mkdir()
     (staging / "part-00000.parquet").write_bytes(b"PAR1")
     assert all(".opskit-tmp-" not in e.path for e in dm.build_manifest(dataset).entries)
+
+
+def test_both_manifest_names_at_the_root_are_never_listed(dataset):
+    for name in ("MANIFEST.json", "_MANIFEST.json"):
+        dm.write_manifest(dm.build_manifest(dataset), dataset / name)
+    (dataset / "train" / "_MANIFEST.json").write_text("{}")  # only the root's manifests are the dataset's own
+    paths = [e.path for e in dm.build_manifest(dataset).entries]
+    assert paths == ["README.txt", "b.tsv", "c.jsonl", "train/_MANIFEST.json", "train/a.csv", "train/p.parquet"]
+
+
+def test_find_manifest_takes_either_name_or_none(dataset):
+    assert dm.find_manifest(dataset) is None
+    dm.write_manifest(dm.build_manifest(dataset), dataset / "MANIFEST.json")
+    assert dm.find_manifest(dataset) == dataset / "MANIFEST.json"
+    (dataset / "MANIFEST.json").rename(dataset / "_MANIFEST.json")
+    assert dm.find_manifest(dataset) == dataset / "_MANIFEST.json"
+
+
+def test_two_manifests_that_agree_are_one(dataset):
+    manifest = dm.build_manifest(dataset)
+    dm.write_manifest(manifest, dataset / "MANIFEST.json")
+    dm.write_manifest(dataclasses.replace(manifest, created_at="2020-01-01T00:00:00Z"), dataset / "_MANIFEST.json")
+    assert dm.find_manifest(dataset) == dataset / "_MANIFEST.json"  # the creation time does not matter
+
+
+def test_two_manifests_that_disagree_are_an_error_naming_both_and_the_file(dataset):
+    dm.write_manifest(dm.build_manifest(dataset), dataset / "_MANIFEST.json")
+    (dataset / "c.jsonl").write_bytes(b'{"a": 1}\n')
+    dm.write_manifest(dm.build_manifest(dataset), dataset / "MANIFEST.json")
+    with pytest.raises(InputError) as err:
+        dm.find_manifest(dataset)
+    assert err.value.path == str(dataset)
+    assert err.value.reason == (
+        "_MANIFEST.json and MANIFEST.json are both here and disagree (5 and 5 files; first difference: c.jsonl)"
+    )
+    assert "--manifest FILE" in err.value.hint and "-p manifest FILE" in err.value.hint
+
+
+def test_a_broken_second_manifest_is_named(dataset):
+    dm.write_manifest(dm.build_manifest(dataset), dataset / "_MANIFEST.json")
+    (dataset / "MANIFEST.json").write_text("{not json")
+    with pytest.raises(InputError) as err:
+        dm.find_manifest(dataset)
+    assert err.value.path == str(dataset / "MANIFEST.json") and err.value.line == 1
+
+
+def test_default_manifest_path_keeps_parquet_folders_readable(dataset, tmp_path):
+    assert dm.default_manifest_path(dataset) == dataset / "_MANIFEST.json"  # train/p.parquet is there
+    (dataset / "train" / "p.parquet").unlink()
+    assert dm.default_manifest_path(dataset) == dataset / "MANIFEST.json"
+    (dataset / "_MANIFEST.json").write_text("{}")
+    assert dm.default_manifest_path(dataset) == dataset / "_MANIFEST.json"  # the one already there is rewritten
