@@ -78,7 +78,8 @@ class Verdict:
     """One judged fact: what was observed, against which threshold, the evidence and what next.
 
     ``subject`` names what the check is about (a feature, a team, a GPU, a file, a rank).
-    ``evidence`` and ``message`` are masked for PII and secrets on creation.
+    Its texts (``subject``, ``evidence``, ``next_step``, ``message``, an ``observed`` text) are masked for PII
+    and secrets on creation, so a notebook run live in JupyterLab shows them masked as the report does.
     """
 
     name: str
@@ -93,8 +94,10 @@ class Verdict:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
-        object.__setattr__(self, "evidence", mask(self.evidence))
-        object.__setattr__(self, "message", mask(self.message))
+        for text in ("subject", "evidence", "next_step", "message"):  # what a live notebook shows, too
+            object.__setattr__(self, text, mask(getattr(self, text)))
+        if isinstance(self.observed, str):
+            object.__setattr__(self, "observed", mask(self.observed))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: numpy scalars become Python numbers, NaN becomes None."""

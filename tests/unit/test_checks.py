@@ -130,3 +130,18 @@ def test_publish_summary_outside_a_run_writes_nothing_and_refuses_paths(tmp_path
     with pytest.raises(ValueError, match="plain file name"):
         publish_summary(bad)
     assert not (tmp_path / "escape.md").exists()
+
+
+def test_every_text_of_a_verdict_is_masked_as_a_live_notebook_shows_it():
+    v = Verdict(
+        name="owner",
+        status=Status.WARN,
+        subject="alice.smith@example.com",
+        observed="token hf_abcdefghijklmnopqrstuvwxyzABCDEF12 in a tag",
+        threshold=3,
+        next_step="ask alice.smith@example.com to rotate it",
+        message="seen in /home/alice",
+    )
+    shown = " ".join(str(x) for x in (v.subject, v.observed, v.next_step, v.message))
+    assert "alice.smith@example.com" not in shown and "hf_abcdefghijklmnopqrstuvwxyzABCDEF12" not in shown
+    assert v.threshold == 3 and v.name == "owner" and "rotate it" in v.next_step
