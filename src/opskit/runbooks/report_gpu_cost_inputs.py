@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from opskit.analyses.gpu_fleet.rollup import Rollup, rollup_hourly, rollup_parquet
+from opskit.analyses.gpu_fleet.rollup import Rollup, SourceWarning, rollup_hourly, rollup_parquet
 from opskit.analyses.gpu_fleet.usage import parse_week
 from opskit.errors import InputError
 from opskit.samples import resolve
@@ -49,6 +49,12 @@ def prometheus_range(week: str = "") -> tuple[pd.Timestamp, pd.Timestamp]:
     return start - pd.Timedelta(days=7), end
 
 
+def source_warnings(frame: pd.DataFrame) -> tuple[SourceWarning, ...]:
+    """The warnings and infos Prometheus answered with (``frame.attrs["prometheus"].notes``), each with its query."""
+    read = frame.attrs.get("prometheus")
+    return tuple(SourceWarning(n.text, n.query, n.level) for n in getattr(read, "notes", ()))
+
+
 def load_rollup(
     source: str | Path,
     *,
@@ -64,7 +70,8 @@ def load_rollup(
 
     ``engine`` applies to Parquet (``auto``, ``duckdb`` or ``pandas``). With ``attribution`` (a
     mapping file), rows no rule matches are ``unattributed``, never dropped. ``timezone`` is the zone of
-    naive timestamps (nvidia-smi writes the node's local time).
+    naive timestamps (nvidia-smi writes the node's local time). ``rollup.source_warnings`` holds what
+    Prometheus warned about in its answers (partial data), so the report can say its data may be incomplete.
     """
     text = str(source)
     if source_format not in FORMATS:
@@ -80,6 +87,7 @@ def load_rollup(
             text, fmt, columns=columns, start=start, end=end, step=prometheus_step, timezone=timezone
         )
         rollup = rollup_hourly(frame, path=text)
+        rollup = dataclasses.replace(rollup, source_warnings=source_warnings(frame))
     if attribution:
         rollup = dataclasses.replace(rollup, frame=attribute(rollup.frame, Path(str(attribution)).expanduser()))
     return rollup, fmt

@@ -105,7 +105,9 @@ def chat_summary(week: FleetWeekResult | None, verdicts: VerdictTable, *, top: i
         f"(idle {format_money(ct['idle_cost'], cur)})",
         "",
     ]
-    bad = [v for v in verdicts if v.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    partial = [v for v in verdicts if v.name == "incomplete data"]  # never cut off below: it qualifies all else
+    lines[1:1] = [f"- {v.status.value} {v.name} ({v.subject}): {v.message}" for v in partial]
+    bad = [v for v in verdicts if v.status in (Status.FAIL, Status.ERROR, Status.WARN) and v not in partial]
     for v in bad[:6]:
         subject = f" {v.subject}" if v.subject else ""
         what = v.message or (f"{v.observed} {v.unit}" if v.observed is not None else "")

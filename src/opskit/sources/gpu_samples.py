@@ -43,7 +43,7 @@ def _csv_kind(path: Path) -> str:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             head = fh.readline().lower()
-    except OSError:
+    except (OSError, EOFError):  # unreadable or a .gz cut short: the table reader names the damage
         return "table"
     if "utilization.gpu" in head or "memory.used" in head:
         return "nvidia-smi"

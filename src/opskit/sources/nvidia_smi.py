@@ -10,7 +10,12 @@ each header starts a block with its own field order, so a file whose query chang
 reads. Values such as ``[N/A]`` or ``[Not Supported]`` become missing readings, not errors.
 Timestamps (``2026/11/16 00:00:05.123``) are the node's local time: pass ``timezone`` when the
 node does not run in UTC. The host is the ``host`` argument, or else the file name (see
-:func:`host_from_path`). Fields other than those listed in :data:`FIELDS` are ignored.
+:func:`host_from_path`). Fields other than those listed in :data:`FIELDS` are ignored. A MIG-enabled
+GPU answers ``utilization.gpu`` with ``[N/A]``: read as unknown, with ``mig.mode.current`` kept as ``mig_mode``.
+
+nvidia-smi's other outputs are refused by name at their first line, with the command to record instead:
+the table (``nvidia-smi``, its ``MIG devices`` section included), ``nvidia-smi -q``, ``dmon``/``pmon``, and
+the per-process ``--query-compute-apps`` CSV (no utilization; ``[N/A]`` memory under Windows WDDM).
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ FIELDS: dict[str, str] = {
     "temperature.gpu": "temperature_c",
     "clocks.sm": "sm_clock_mhz",
     "clocks.current.sm": "sm_clock_mhz",
+    "mig.mode.current": "mig_mode",
 }
 """nvidia-smi query field -> frame column. Other fields are read past."""
 
@@ -85,6 +91,14 @@ INDEX_FROM_BUS = (
     "(a capture limited with -i numbers its GPUs from 0)"
 )
 """Stated in ``frame.attrs['gpu_index_from']`` when the GPU index was taken from the bus ids."""
+PROCESS_FIELDS = ("pid", "process_name", "used_gpu_memory", "used_memory", "gpu_serial")
+"""Fields of ``nvidia-smi --query-compute-apps`` (one row per process, no utilization): refused by name."""
+_NOT_CSV = (
+    (re.compile(r"^\+[-+=]{5,}$|^\|\s*(NVIDIA-SMI|MIG devices:|GPU\s+Name\b)"), "the nvidia-smi table"),
+    (re.compile(r"^=+NVSMI LOG=+$|^[A-Za-z][\w .()/+-]*?\s+: \S"), "nvidia-smi -q (the key : value report)"),
+    (re.compile(r"^#\s*gpu\b", re.IGNORECASE), "nvidia-smi dmon or pmon (space-aligned columns)"),
+)
+_DOTTED = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")  # an nvidia-smi query field opskit does not read
 _REQUIRED_FIELDS = ("timestamp", "index", "utilization.gpu", "memory.used", "memory.total")
 _NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(?:%|MiB|W|C|MHz)?\s*$")
 _UNIT = re.compile(r"\s*\[[^\]]*\]\s*$")
@@ -100,7 +114,56 @@ def _field_name(header_cell: str) -> str:
 
 
 def _is_header(cells: list[str]) -> bool:
-    return bool(cells) and _field_name(cells[0]) in FIELDS and not _NUMBER.match(cells[0])
+    """A --query-gpu (or --query-compute-apps) header: field names, maybe with units, never values."""
+    if not cells or _NUMBER.match(cells[0]):
+        return False
+    first = _field_name(cells[0])
+    if first in FIELDS or first in PROCESS_FIELDS:
+        return True
+    bare = [_UNIT.sub("", c.strip()).strip() for c in cells]  # case kept: values such as "Enabled" are not names
+    return all(_DOTTED.match(b) for b in bare)
+
+
+def _refuse_other_output(text: str, path: Path) -> None:
+    """Refuse nvidia-smi's human outputs (the table, ``-q``, ``dmon``/``pmon``) by name, at their first line."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        for pattern, what in _NOT_CSV:
+            if "," not in stripped and pattern.search(stripped):
+                extra = ""
+                if "MIG devices:" in text or "MIG M." in text:
+                    extra = (
+                        "; a MIG-enabled GPU reports no utilization there nor in --query-gpu ([N/A]): read "
+                        "per-MIG-instance activity from dcgm-exporter (source_format='dcgm' or 'prometheus')"
+                    )
+                elif "WDDM" in text:
+                    extra = (
+                        "; per-process memory is not available in the Windows WDDM driver model, but the GPU's "
+                        "memory.used in --query-gpu is"
+                    )
+                raise InputError(
+                    f"this is {what}, not --query-gpu CSV{extra}",
+                    path=path,
+                    line=lineno,
+                    hint=f"record with: {QUERY_COMMAND}",
+                )
+        return
+
+
+def _refuse_process_query(names: list[str], path: Path, lineno: int) -> None:
+    """A --query-compute-apps header: per-process rows without utilization cannot be GPU samples."""
+    found = [n for n in names if n in PROCESS_FIELDS]
+    if found:
+        raise InputError(
+            f"this is per-process output of nvidia-smi --query-compute-apps ({', '.join(names)}): it has "
+            "no GPU utilization ([N/A] memory per process under Windows WDDM is a driver limit)",
+            path=path,
+            line=lineno,
+            column=found[0],
+            hint=f"record the GPUs instead: {QUERY_COMMAND}",
+        )
 
 
 def _is_missing(values: pd.Series) -> pd.Series:
@@ -132,6 +195,7 @@ def _blocks(text: str, path: Path, fields: tuple[str, ...]) -> tuple[list[tuple[
         if not cells or all(not c.strip() for c in cells):
             continue
         if _is_header(cells):
+            _refuse_process_query([_field_name(c) for c in cells], path, lineno)
             current = ([_field_name(c) for c in cells], [], [])
             blocks.append(current)
             continue
@@ -252,6 +316,7 @@ def read_nvidia_smi_file(
     text = read_text(path).text  # UTF-8, UTF-16/32 (a PowerShell redirect) or GB18030; binary is refused
     if not text.strip():
         raise InputError("the file is empty", path=path, hint=f"record with: {QUERY_COMMAND}")
+    _refuse_other_output(text, path)
     blocks, skipped = _blocks(text, path, tuple(_field_name(f) for f in fields))
     frames = [_parse_block(names, numbers, rows, path) for names, numbers, rows in blocks if rows]
     if not frames:

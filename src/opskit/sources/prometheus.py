@@ -33,7 +33,14 @@ import pandas as pd
 from opskit.errors import OpskitError
 from opskit.sources.dcgm import KEY, METRICS, key_from_labels, wide_from_long
 from opskit.sources.gpu_frame import validate_gpu_frame
-from opskit.sources.prometheus_answers import PrometheusError, data_of_answer, series_of_answer
+from opskit.sources.prometheus_answers import (
+    PrometheusError,
+    QueryWarning,
+    data_of_answer,
+    error_hint,
+    series_of_answer,
+    warnings_of_answer,
+)
 
 MAX_POINTS_PER_SERIES = 11_000
 """Prometheus refuses a query_range whose (end - start) / step exceeds 11,000."""
@@ -63,6 +70,14 @@ class RangeResult:
     requests: int = 0
     warnings: tuple[str, ...] = ()
     """The server's ``warnings`` (partial data, a limit hit): the result may be incomplete."""
+    infos: tuple[str, ...] = ()
+    """The server's ``infos`` (Prometheus 3: a possible query mistake, such as rate() over a gauge)."""
+
+    @property
+    def notes(self) -> tuple[QueryWarning, ...]:
+        """Warnings then infos, each naming this query."""
+        found = [QueryWarning(self.query, w, "warning") for w in self.warnings]
+        return tuple(found + [QueryWarning(self.query, i, "info") for i in self.infos])
 
 
 def parse_duration(step: str | int | float) -> float:
@@ -146,7 +161,11 @@ def _request(url: str, params: Mapping[str, str], *, timeout: float, headers: Ma
             query=query,
             status_code=exc.code,
             server_error=server_error,
-            hint="check the PromQL and the selector; a step too small for the range is split automatically"
+            hint=(
+                error_hint("bad_data", str(server_error))
+                if "resolution" in str(server_error)
+                else "check the PromQL and the selector; a step too small for the range is split automatically"
+            )
             if bad
             else "check the URL points at Prometheus (it should answer /api/v1/query_range)",
         ) from None
@@ -192,12 +211,12 @@ def query_range(
     end_s = _utc(end).value / 1e9
     merged: dict[tuple, tuple[dict[str, str], list, list]] = {}
     requests = points = 0
-    warnings: list[str] = []
+    notes: list[QueryWarning] = []
     for first, last in split_range(start_s, end_s, step_s, max_points):
         params = {"query": query, "start": f"{first:.3f}", "end": f"{last:.3f}", "step": f"{step_s:g}"}
         data = _request(url, params, timeout=timeout, headers=headers)
         requests += 1
-        warnings += [w for w in data.get("warnings", ()) if w not in warnings]
+        notes += [n for n in warnings_of_answer(data, query) if n not in notes]
         for labels, values in series_of_answer(data, url=url, query=query):
             points += len(values)
             key = tuple(sorted(labels.items()))
@@ -205,7 +224,9 @@ def query_range(
             entry[1].extend(float(t) for t, _ in values)
             entry[2].extend(float(v) for _, v in values)
     series = [(labels, np.asarray(ts), np.asarray(vs)) for labels, ts, vs in merged.values()]
-    return RangeResult(query=query, series=series, points=points, requests=requests, warnings=tuple(warnings))
+    warnings = tuple(n.text for n in notes if n.level == "warning")
+    infos = tuple(n.text for n in notes if n.level == "info")
+    return RangeResult(query, series, points, requests, warnings=warnings, infos=infos)
 
 
 @dataclass(frozen=True)
@@ -217,6 +238,8 @@ class PrometheusRead:
     points: int
     series: int
     warnings: tuple[str, ...] = ()
+    notes: tuple[QueryWarning, ...] = ()
+    """Every warning and info with the query it came with: a report says its data may be incomplete."""
 
 
 def read_prometheus_gpus(
@@ -307,7 +330,8 @@ def read_prometheus_gpus(
     frame["interval_s"] = np.minimum(frame["samples"].fillna(0.0) * scrape_s, step_s)
     out = validate_gpu_frame(frame, url)
     warned = tuple(dict.fromkeys(w for r in results for w in r.warnings))
-    out.attrs["prometheus"] = PrometheusRead(tuple(queries), requests, points, n_series, warned)
+    notes = tuple(dict.fromkeys(n for r in results for n in r.notes))
+    out.attrs["prometheus"] = PrometheusRead(tuple(queries), requests, points, n_series, warned, notes)
     return out
 
 

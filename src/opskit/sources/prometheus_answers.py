@@ -3,13 +3,27 @@
 An answer is ``{"status": "success", "data": {"resultType": ..., "result": ...}}`` or
 ``{"status": "error", "errorType": ..., "error": ...}``. A body that is only the ``data`` part (as pasted from
 some proxies and VictoriaMetrics examples) is refused by name rather than read as a failed query without reason.
+A successful answer may also carry ``warnings`` (the data may be incomplete: a Thanos store or a remote-read
+endpoint down, a Mimir or Cortex limit hit) and, from Prometheus 3, ``infos`` (possible query mistakes); both
+are kept as :class:`QueryWarning` values so the caller can show them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from opskit.errors import OpskitError
+
+
+@dataclass(frozen=True)
+class QueryWarning:
+    """One ``warnings`` (the data may be incomplete) or ``infos`` (a possible query mistake) entry of an answer."""
+
+    query: str
+    text: str
+    level: Literal["warning", "info"] = "warning"
 
 
 class PrometheusError(OpskitError):
@@ -68,9 +82,7 @@ def data_of_answer(payload: Mapping, *, url: str, query: str | None = None) -> d
             url=url,
             query=query,
             server_error=payload.get("error"),
-            hint="a timeout or canceled query: shorten the range or raise the step"
-            if kind in ("timeout", "canceled")
-            else "check the PromQL and the server's log",
+            hint=error_hint(kind, str(text)),
         )
     if not isinstance(payload.get("data"), Mapping):
         raise PrometheusError(
@@ -81,9 +93,28 @@ def data_of_answer(payload: Mapping, *, url: str, query: str | None = None) -> d
             hint="check the URL points at Prometheus, not at a proxy that rewrites answers",
         )
     data = dict(payload["data"])
-    if payload.get("warnings"):  # partial data (Thanos, Mimir limits): kept so the caller can say so
-        data["warnings"] = [str(w) for w in payload["warnings"]]
+    for key in ("warnings", "infos"):  # partial data (Thanos, Mimir limits), Prometheus 3 query infos
+        if payload.get(key):
+            data[key] = [str(w) for w in payload[key]]
     return data
+
+
+def error_hint(kind: str, text: str) -> str:
+    """What to do about a failed query, from the server's ``errorType`` and ``error`` text."""
+    if kind in ("timeout", "canceled"):
+        return "a timeout or canceled query: shorten the range or raise the step"
+    if "resolution" in text:  # "exceeded maximum resolution of 11,000 points", "zero or negative ... step"
+        return (
+            "raise the step (a positive duration such as 1h), or keep max_points at 11000 or less so the range "
+            "is split: Prometheus answers at most 11,000 points per series"
+        )
+    return "check the PromQL and the server's log"
+
+
+def warnings_of_answer(data: Mapping, query: str) -> tuple[QueryWarning, ...]:
+    """The ``warnings`` and ``infos`` that :func:`data_of_answer` kept, as :class:`QueryWarning` values."""
+    found = [QueryWarning(query, text, "warning") for text in data.get("warnings", ())]
+    return tuple(found + [QueryWarning(query, text, "info") for text in data.get("infos", ())])
 
 
 def series_of_answer(data: Mapping, *, url: str | None = None, query: str | None = None) -> list[tuple[dict, list]]:

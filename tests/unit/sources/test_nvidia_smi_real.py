@@ -143,3 +143,106 @@ def test_unified_memory_na_reads_as_unknown_not_zero(tmp_path):
     frame = read_nvidia_smi_csv(tmp_path / "spark.csv")
     assert frame["mem_used_mib"].isna().all() and frame["mem_total_mib"].isna().all()
     assert (frame["util_pct"].iloc[0], frame["power_w"].iloc[0], frame["gpu"].iloc[0]) == (5.0, 12.98, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "what", "extra"),
+    [
+        ("a800_mig_enabled_table.txt", "the nvidia-smi table", "MIG-enabled GPU reports no utilization"),
+        ("a100_mig_devices_table.txt", "the nvidia-smi table", "source_format='dcgm'"),
+        ("windows_wddm_query_processes.txt", "nvidia-smi -q", "WDDM driver model"),
+        ("windows_dmon_mu.txt", "nvidia-smi dmon or pmon", None),
+        ("h200_pmon_idle.txt", "nvidia-smi dmon or pmon", None),
+    ],
+)
+def test_human_outputs_of_nvidia_smi_are_refused_by_name_at_line_1(name, what, extra):
+    with pytest.raises(InputError) as info:
+        read_nvidia_smi_csv(REAL / name)
+    assert info.value.line == 1 and Path(info.value.path).name == name
+    assert f": this is {what}" in info.value.message and "not --query-gpu CSV" in info.value.message
+    assert info.value.hint.startswith("record with: nvidia-smi --query-gpu=timestamp,")
+    if extra:
+        assert extra in info.value.message
+    else:
+        assert "MIG" not in info.value.message and "WDDM" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "column"),
+    [
+        ("windows_compute_apps_ollama.csv", "pid"),  # "27220, ollama.exe, 12497" on Windows
+        ("h200_compute_apps_not_found.csv", "pid"),  # "GPU-28780eb0-..., 1758887, [Not Found], 58060 MiB"
+        ("rtx3090_compute_apps_timestamp.csv", "pid"),  # timestamp first, as the GPU query would be
+    ],
+)
+def test_per_process_compute_apps_output_is_refused_naming_the_field(name, column):
+    with pytest.raises(InputError) as info:
+        read_nvidia_smi_csv(REAL / name)
+    assert (info.value.line, info.value.column) == (1, column)
+    assert "--query-compute-apps" in info.value.message and "no GPU utilization" in info.value.message
+    assert "--query-gpu=timestamp," in info.value.hint
+
+
+def test_the_h200_snapshot_without_timestamp_names_the_field_at_its_first_reading():
+    # "0, GPU-a44622e3-..., 130013 MiB, 143771 MiB, 100 %": index-first with units, no timestamp
+    with pytest.raises(InputError) as info:
+        read_nvidia_smi_csv(REAL / "h200_index_uuid_memory_util.csv")
+    assert (info.value.line, info.value.column) == (2, "timestamp") and "['timestamp']" in info.value.message
+
+
+def test_the_h200_snapshot_reads_once_a_timestamp_is_put_first(tmp_path):
+    lines = (REAL / "h200_index_uuid_memory_util.csv").read_text().splitlines()
+    stamped = [f"timestamp, {lines[0]}"] + [f"2026/06/22 00:11:49.000, {line}" for line in lines[1:]]
+    (tmp_path / "dsw.csv").write_text("\n".join(stamped) + "\n")
+    frame = read_nvidia_smi_csv(tmp_path / "dsw.csv", timezone="Asia/Shanghai")
+    last = frame[frame["gpu"] == 7].iloc[0]
+    # "7, GPU-28780eb0-24d5-1f13-59b8-ae5c23617a72, 58071 MiB, 143771 MiB, 0 %"
+    assert (last["uuid"], last["mem_used_mib"], last["mem_total_mib"], last["util_pct"]) == (
+        "GPU-28780eb0-24d5-1f13-59b8-ae5c23617a72",
+        58071.0,
+        143771.0,
+        0.0,
+    )
+    assert frame["util_pct"].tolist() == [100.0] * 7 + [0.0]
+    assert str(last["timestamp"]) == "2026-06-21 16:11:49+00:00"  # 00:11:49 at +08:00
+
+
+def test_a_mig_mode_only_query_is_read_as_a_header_and_names_the_missing_fields(tmp_path):
+    # nvtop pull request #470 on an A100: "mig.mode.current" then "Disabled" per GPU
+    (tmp_path / "a100.csv").write_text("mig.mode.current\nDisabled\nDisabled\n")
+    with pytest.raises(InputError) as info:
+        read_nvidia_smi_csv(tmp_path / "a100.csv")
+    assert (info.value.line, info.value.column) == (2, "timestamp")
+    assert "['timestamp', 'index', 'utilization.gpu', 'memory.used', 'memory.total']" in info.value.message
+
+
+def test_the_headerless_mig_mode_inventory_reads_with_its_fields_but_lacks_utilization():
+    # "4, NVIDIA RTX PRO 6000 Blackwell Server Edition, GPU-4c395b7a-..., 610.43.02, 97887 MiB, Disabled"
+    name = REAL / "rtx_pro_6000_mig_mode_noheader.csv"
+    with pytest.raises(InputError) as info:
+        read_nvidia_smi_csv(name)
+    assert info.value.line == 1 and "found 6" in info.value.message and "fields=" in info.value.hint
+    query = ("index", "name", "uuid", "driver_version", "memory.total", "mig.mode.current")
+    with pytest.raises(InputError) as info:
+        read_nvidia_smi_csv(name, fields=query)
+    assert info.value.column == "timestamp" and "['timestamp', 'utilization.gpu', 'memory.used']" in info.value.message
+
+
+def test_a_mig_enabled_gpu_reads_utilization_as_unknown_and_keeps_its_mode(tmp_path):
+    # the A800 of the MIG table above (GPU 0, 00000000:18:00.0, 87W, 36537MiB / 81920MiB, GPU-Util N/A, MIG
+    # Enabled) as --query-gpu writes the same reading
+    header = (
+        "timestamp, index, pci.bus_id, utilization.gpu [%], memory.used [MiB], memory.total [MiB], power.draw [W], "
+        "mig.mode.current"
+    )
+    row = "2024/07/09 10:00:00.000, 0, 00000000:18:00.0, [N/A], 36537 MiB, 81920 MiB, 87.00 W, Enabled"
+    (tmp_path / "a800.csv").write_text(f"{header}\n{row}\n")
+    frame = read_nvidia_smi_csv(tmp_path / "a800.csv")
+    first = frame.iloc[0]
+    assert first["util_pct"] != first["util_pct"]  # NaN: unknown, never 0 %
+    assert (first["mem_used_mib"], first["mem_total_mib"], first["power_w"], first["mig_mode"]) == (
+        36537.0,
+        81920.0,
+        87.0,
+        "Enabled",
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opskit.sources.prometheus import PrometheusError, query_range
-from opskit.sources.prometheus_answers import data_of_answer, series_of_answer
+from opskit.sources.prometheus_answers import data_of_answer, series_of_answer, warnings_of_answer
 
 REAL = Path(__file__).parents[2] / "fixtures" / "real" / "prometheus"
 URL = "http://prom:9090"
@@ -130,3 +130,75 @@ def test_execution_errors_carry_their_type_and_the_servers_words(name, text):
         data_of_answer(answer(name), url=URL)
     assert "(execution)" in info.value.message and text in info.value.server_error
     assert info.value.kind == "server" and "PromQL" in info.value.hint
+
+
+REFUSED = (
+    'remote_read: error sending request: Post "http://127.0.0.1:9/api/v1/read": '
+    "dial tcp 127.0.0.1:9: connect: connection refused"
+)
+
+
+def test_a_remote_read_failure_is_a_warning_beside_the_data_it_still_has(serve):
+    # Prometheus 2.42 with an unreachable remote_read endpoint: the local series and a warning naming the endpoint
+    _Serve.body = (REAL / "warnings_remote_read_refused_matrix.json").read_bytes()
+    query = "avg_over_time(DCGM_FI_DEV_GPU_UTIL[1h])"
+    result = query_range(serve, query, "2025-11-24T16:59:59.999Z", "2025-11-24T16:59:59.999Z", "1h")
+    assert result.warnings == (REFUSED,) and result.infos == ()
+    [(labels, ts, values)] = result.series
+    assert (labels["Hostname"], labels["gpu"], ts.tolist(), values.tolist()) == (
+        "gpu-node-07",
+        "0",
+        [1764003599.999],
+        [60.0],
+    )
+    assert [(n.query, n.level, n.text) for n in result.notes] == [(query, "warning", REFUSED)]
+
+
+def test_an_empty_answer_with_a_warning_keeps_the_warning():
+    data = data_of_answer(answer("warnings_remote_read_refused_empty_vector.json"), url=URL, query="up")
+    assert series_of_answer(data) == [] and data["warnings"] == [REFUSED]
+    assert [(n.query, n.text) for n in warnings_of_answer(data, "up")] == [("up", REFUSED)]
+
+
+def test_infos_of_prometheus_3_are_kept_apart_from_warnings():
+    body = {**answer("vector_up_two_targets.json"), "infos": ["PromQL info: metric might not be a counter"]}
+    notes = warnings_of_answer(data_of_answer(body, url=URL), "rate(up[5m])")
+    assert [(n.level, n.text) for n in notes] == [("info", "PromQL info: metric might not be a counter")]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("error_zero_step.json", "zero or negative query resolution step widths are not accepted"),
+        ("error_exceeded_11000_points.json", "exceeded maximum resolution of 11,000 points per timeseries"),
+    ],
+)
+def test_a_step_the_server_refuses_says_to_raise_the_step(name, text):
+    with pytest.raises(PrometheusError) as info:
+        data_of_answer(answer(name), url=URL, query="up")
+    assert "(bad_data)" in info.value.message and text in info.value.server_error
+    assert "raise the step" in info.value.hint and "11,000" in info.value.hint
+
+
+class _Refuse(_Serve):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+def test_through_query_range_the_real_http_400_for_too_many_points_names_the_step():
+    _Refuse.body = (REAL / "error_exceeded_11000_points.json").read_bytes()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refuse)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(PrometheusError) as info:
+            query_range(f"http://127.0.0.1:{httpd.server_address[1]}", "up", "2025-11-24", "2025-11-25", "1h")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert info.value.kind == "bad_query" and info.value.status_code == 400
+    assert "11,000 points" in info.value.server_error and "raise the step" in info.value.hint

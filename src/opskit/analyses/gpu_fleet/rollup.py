@@ -35,6 +35,18 @@ BATCH_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
+class SourceWarning:
+    """What the source said about its own answer (a Prometheus ``warnings`` entry): the data may be incomplete.
+
+    ``query`` is what was asked (the PromQL), ``level`` ``warning`` (partial data) or ``info`` (a query note).
+    """
+
+    text: str
+    query: str | None = None
+    level: str = "warning"
+
+
+@dataclass(frozen=True)
 class Rollup:
     """Hourly rollup of GPU samples, and what was found on the way."""
 
@@ -44,6 +56,7 @@ class Rollup:
     duplicates: int
     out_of_order: int | None  # None when the engine cannot see the input order
     engine: str
+    source_warnings: tuple[SourceWarning, ...] = ()
 
 
 def _missing_required(columns, path=None) -> None:

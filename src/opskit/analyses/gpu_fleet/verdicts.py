@@ -1,8 +1,9 @@
 """The verdicts of the weekly GPU week: teams, idle and stalled GPUs, data gaps, prices, attribution.
 
-One :class:`~opskit.checks.Verdict` per subject (team, node, GPU model), read from a
-:class:`~opskit.analyses.gpu_fleet.week.FleetWeekResult`. :func:`judge` runs them all; a check that
-raises becomes an ERROR row and the others still run.
+One :class:`~opskit.checks.Verdict` per subject (team, node, GPU model, a query the source warned about),
+read from a :class:`~opskit.analyses.gpu_fleet.week.FleetWeekResult`. :func:`judge` runs them all; a check
+that raises becomes an ERROR row and the others still run. A warning in the source's answers (Prometheus
+partial data) is a WARN row, so the report never passes silently on incomplete data.
 """
 
 from __future__ import annotations
@@ -267,7 +268,43 @@ def check_data(week: FleetWeekResult) -> Verdict:
     )
 
 
+def check_source_warnings(week: FleetWeekResult) -> list[Verdict]:
+    """One WARN per distinct warning (or info) the source answered with: the figures may rest on partial data.
+
+    The subject is the first query that drew it; the evidence names every query that did.
+    """
+    queries: dict[tuple[str, str], list[str]] = {}
+    for w in week.rollup.source_warnings:
+        asked = queries.setdefault((w.level, w.text), [])
+        if w.query and w.query not in asked:
+            asked.append(w.query)
+    out = []
+    for (level, text), asked in queries.items():
+        partial = level != "info"
+        which = f"{len(asked)} queries" if len(asked) > 1 else "the query"
+        out.append(
+            Verdict(
+                "incomplete data" if partial else "query note",
+                Status.WARN,
+                subject=asked[0] if asked else None,
+                observed=len(asked),
+                unit="queries",
+                evidence=f"Prometheus answered {which} {', '.join(asked) or '(not recorded)'} with the "
+                f"{'warning' if partial else 'info'}: {text}",
+                message=f"the data may be incomplete: {text}" if partial else f"Prometheus flagged the query: {text}",
+                next_step=(
+                    "fix what the warning names (a store, remote-read endpoint or ingester down, a limit hit) "
+                    "and rerun the report before acting on its figures"
+                    if partial
+                    else "check the query the info names"
+                ),
+            )
+        )
+    return out
+
+
 CHECKS = (
+    ("incomplete data", check_source_warnings),  # first: among equal statuses it leads, it qualifies the rest
     ("team utilization", check_teams),
     ("idle GPUs", check_idle),
     ("stalled GPUs", check_stalled),
