@@ -54,6 +54,31 @@ def _csv_kind(path: Path) -> str:
     return "table"
 
 
+# What nvidia-smi's own outputs for people start with (its table, -q, dmon/pmon): read by the nvidia-smi reader,
+# which refuses them by name with the command to record instead; a .txt of them is not a DCGM scrape.
+_NVIDIA_SMI_TEXT = re.compile(
+    r"nvidia-smi \d|={5,}nvsmi log|^# ?gpu +(?:pid|sm|pwr)|^\+-{5,}"
+    r"|^[ \t]+(?:process id|gpu instance id|product name|driver version|used gpu memory)[ \t]+: "
+    r"|utilization\.gpu|memory\.used|power\.draw|temperature\.gpu|clocks\.current|fan\.speed",
+    re.MULTILINE,
+)
+
+
+def _text_kind(path: Path) -> str:
+    """``nvidia-smi`` for a capture of nvidia-smi's human output or its CSV, else ``dcgm`` (a saved scrape)."""
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096).lower()
+    except (OSError, EOFError):  # the scrape reader names the damage
+        return "dcgm"
+    if "dcgm_fi_" in head or "# type " in head:
+        return "dcgm"
+    if _NVIDIA_SMI_TEXT.search(head):
+        return "nvidia-smi"
+    return "dcgm"
+
+
 def detect_format(source: str | os.PathLike[str]) -> str:
     """The format of ``source`` from its scheme, suffix (``.gz`` ignored) or a CSV's first line.
 
@@ -76,6 +101,8 @@ def detect_format(source: str | os.PathLike[str]) -> str:
     suffix = _suffix(p)
     if suffix in _PARQUET:
         return "parquet"
+    if suffix == ".txt" and p.is_file():
+        return _text_kind(p)
     if suffix in _SCRAPES:
         return "dcgm"
     if suffix == ".csv":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -96,3 +98,29 @@ def test_unknown_timezone_names_the_parameter(tmp_path):
     with pytest.raises(InputError) as info:
         read(tmp_path / "x.csv", "nvidia-smi", timezone="Mars/Olympus")
     assert info.value.column == "timezone"
+
+
+REAL_SMI = Path(__file__).resolve().parents[2] / "fixtures" / "real" / "nvidia_smi"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("a800_mig_enabled_table.txt", "the nvidia-smi table"),
+        ("windows_wddm_query_processes.txt", "nvidia-smi -q"),
+        ("h200_pmon_idle.txt", "dmon or pmon"),
+        ("gtx1080_column_aligned.txt", "comma-separated"),
+    ],
+)
+def test_a_txt_capture_of_nvidia_smi_is_judged_by_its_content_not_read_as_a_scrape(name, says):
+    assert detect_format(REAL_SMI / name) == "nvidia-smi"
+    with pytest.raises(InputError, match=says):
+        read_gpu_samples(REAL_SMI / name)
+
+
+def test_a_txt_scrape_is_still_a_dcgm_scrape(tmp_path):
+    scrape = tmp_path / "node1_20261116T000500Z.txt"
+    scrape.write_text(
+        '# TYPE DCGM_FI_DEV_GPU_UTIL gauge\nDCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-1",Hostname="n1"} 40\n'
+    )
+    assert detect_format(scrape) == "dcgm"
