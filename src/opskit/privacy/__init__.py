@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import hmac
 import os
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from opskit.privacy.detectors import KINDS, RULES, Rule
+from opskit.privacy.detectors import KINDS, RULES, Fixed, Rule
 from opskit.privacy.screen import regions
 
 __all__ = [
@@ -113,54 +114,108 @@ def _replacement(rule: Rule, match, policy: MaskingPolicy) -> str:
     return rule.shape(match)
 
 
+def _constant(rule: Rule, operator: str) -> str | None:
+    """The replacement when it does not depend on the value (redact, or a fixed mask), else None."""
+    if operator == "redact":
+        return f"[{rule.name}]"
+    if operator == "mask" and isinstance(rule.shape, Fixed):
+        return rule.shape.text
+    return None
+
+
+@functools.cache
+def _constants(operator: str) -> tuple[str | None, ...]:
+    """:func:`_constant` of every rule, by index: worked out once, not per line."""
+    return tuple(_constant(rule, operator) for rule in RULES)
+
+
 # what the operators leave: a value already masked is kept as it is and not counted again
 _MASKED = re.compile(r"[\"']?(?:\*{3}|\[[a-z0-9_]+\]|<[a-z0-9_ -]+(?::[0-9a-f]{12})?>)[\"']?")
+_MASKED_FIRST = "\"'*[<"  # the characters a value _MASKED matches can start with: a cheap test first
 
 
 def _apply(
     rule: Rule, text: str, policy: MaskingPolicy, counts: Counter[str], pos: int = 0, shrunk: list[int] | None = None
 ) -> str:
-    """``rule`` over ``text``, its matches tried from ``pos`` on (none may start before it);
-    ``shrunk[0]`` grows by the characters each replacement took out."""
+    """``rule`` over ``text``, its matches tried from ``pos`` on (none may start before it, lookbehinds
+    still see before it); ``shrunk[0]`` grows by the characters each replacement took out."""
+    text, taken = _run(rule, _constant(rule, policy.operator), text, policy, counts, pos)
+    if shrunk is not None:
+        shrunk[0] += taken
+    return text
 
-    def sub(match) -> str:
-        if rule.validate is not None and not rule.validate(match.group(0)):
-            return _shorter(match)
-        if rule.group and _MASKED.fullmatch(match.group(rule.group)):
-            return match.group(0)
-        counts[rule.name] += 1
-        start, end = match.span(rule.group)
-        base = match.start(0)
-        whole = match.group(0)
-        replaced = whole[: start - base] + _replacement(rule, match, policy) + whole[end - base :]
-        if shrunk is not None and len(replaced) < len(whole):
-            shrunk[0] += len(whole) - len(replaced)
-        return replaced
 
-    def _shorter(match) -> str:
-        """A match that fails its validator may have run on into the next number ("+1 650-253-0000 2026"):
-        the longest valid match that ends before one of its spaces, the rest as it was."""
-        whole, base = match.group(0), match.start(0)
-        for cut in sorted((base + i for i, ch in enumerate(whole) if ch == " "), reverse=True):
-            short = rule.pattern.fullmatch(text, base, cut)
-            if short is not None and rule.group == 0 and rule.validate(short.group(0)):
-                counts[rule.name] += 1
-                replaced = _replacement(rule, short, policy) + text[cut : match.end(0)]
-                if shrunk is not None and len(replaced) < len(whole):
-                    shrunk[0] += len(whole) - len(replaced)
-                return replaced
-        return whole
+def _run(
+    rule: Rule, constant: str | None, text: str, policy: MaskingPolicy, counts: Counter[str], pos: int
+) -> tuple[str, int]:
+    """:func:`_apply` given the rule's :func:`_constant`: the masked text and the characters taken out.
 
-    if pos <= 0:
-        return rule.pattern.sub(sub, text)
-    pieces, done = [], 0
-    for match in rule.pattern.finditer(text, pos):  # what sub does, from pos (lookbehinds still see before it)
-        pieces += (text[done : match.start()], sub(match))
-        done = match.end()
-    if not pieces:
-        return text
+    A match that fails its validator may be cut short (see :func:`_shorter`); a group that holds a
+    value already masked is kept. One pass, no closures, no object per match but the match: this
+    runs once per rule per line.
+    """
+    pieces: list[str] = []
+    done = found = taken = 0
+    group, validate, needs, holds, search = rule.group, rule.validate, rule.needs, rule.holds, rule.pattern.search
+    at = pos if pos > 0 else 0
+    while True:
+        if needs:  # every match holds one of them: none left, no match left (the scan would be in vain)
+            for need in needs:
+                if text.find(need, at) >= 0:
+                    break
+            else:
+                break
+        if holds is not None and holds.search(text, at) is None:
+            break
+        match = search(text, at)
+        if match is None:
+            break
+        at = match.end()
+        if validate is not None and not validate(match.group(0)):
+            replaced = _shorter(rule, text, match, policy)
+            if replaced is not None:
+                start = match.start()
+                pieces += (text[done:start], replaced)
+                done = at
+                found += 1
+                taken += max(at - start - len(replaced), 0)
+            continue
+        if group:
+            value = match.group(group)
+            if value[:1] in _MASKED_FIRST and _MASKED.fullmatch(value):
+                continue
+            start, end = match.span(group)
+        else:
+            start, end = match.start(), at
+        if constant is not None:
+            new = constant
+        elif policy.operator == "mask":
+            new = rule.shape(match)
+        else:
+            new = _replacement(rule, match, policy)
+        pieces += (text[done:start], new)
+        done = end
+        found += 1
+        if len(new) < end - start:
+            taken += end - start - len(new)
+    if not found:
+        return text, 0
+    counts[rule.name] += found
     pieces.append(text[done:])
-    return "".join(pieces)
+    return "".join(pieces), taken
+
+
+def _shorter(rule: Rule, text: str, match, policy: MaskingPolicy) -> str | None:
+    """A match that fails its validator may have run on into the next number ("+1 650-253-0000 2026"):
+    the longest valid match that ends before one of its spaces, the rest as it was; None: none is valid."""
+    if rule.group != 0:
+        return None
+    whole, base = match.group(0), match.start(0)
+    for cut in sorted((base + i for i, ch in enumerate(whole) if ch == " "), reverse=True):
+        short = rule.pattern.fullmatch(text, base, cut)
+        if short is not None and rule.validate(short.group(0)):
+            return _replacement(rule, short, policy) + text[cut : match.end(0)]
+    return None
 
 
 def _active(policy: MaskingPolicy, skip: Iterable[str]) -> frozenset[int]:
@@ -185,11 +240,13 @@ def _mask_all(text: str, rule_ids: Iterable[int], policy: MaskingPolicy, counts:
 def _mask_hits(text: str, firsts: dict[int, int], offset: int, policy: MaskingPolicy, counts: Counter[str]) -> str:
     """The rules of ``firsts`` over one region (at ``offset`` in the text), each tried from its first
     hit less its ``lead`` and less what earlier replacements took out (so never past a match)."""
-    shrunk = [0]
-    for i in sorted(firsts):
+    constants = _constants(policy.operator)
+    shrunk = 0
+    for i in sorted(firsts) if len(firsts) > 1 else firsts:
         rule = RULES[i]
-        pos = 0 if rule.lead is None else firsts[i] - offset - rule.lead - shrunk[0]
-        text = _apply(rule, text, policy, counts, pos, shrunk)
+        pos = 0 if rule.lead is None else firsts[i] - offset - rule.lead - shrunk
+        text, taken = _run(rule, constants[i], text, policy, counts, pos)
+        shrunk += taken
     return text
 
 

@@ -85,6 +85,10 @@ def mask_notebook(nb: Any, policy: MaskingPolicy | None = None) -> Counter[str]:
                 cell["source"] = _mask_text(_source(cell.get("source", "")), policy)
             for output in cell.get("outputs", []):
                 _mask_output(output, policy)
+        # papermill's record of the run (parameters, input and output paths) is part of the stored report too
+        record = nb.get("metadata", {}).get("papermill")
+        if isinstance(record, dict):
+            nb["metadata"]["papermill"] = mask_value(record, policy)
     return counts
 
 

@@ -25,7 +25,7 @@ import functools
 import os
 import re
 
-from opskit.privacy.detectors import _SECRET_KEY, RULES, caseless
+from opskit.privacy.detectors import _SECRET_KEY, RE_TRIGGERS, RULES, caseless
 
 ENGINE_ENV = "OPSKIT_MASK_ENGINE"  # "re" forces the plain-Python engine (tests compare the two)
 SPANNING = frozenset(
@@ -40,12 +40,17 @@ _LAST_OF_KEY = frozenset("dDyYtTnNsSlLrR:=\u017f")
 
 
 class _ReEngine:
-    """Each trigger as a compiled byte pattern; positions of the last byte of each hit."""
+    """Each trigger as a compiled byte pattern (as :data:`RE_TRIGGERS` spells it, where it does); positions
+    of the last byte of each hit."""
 
     name = "re"
 
     def __init__(self) -> None:
-        self._patterns = [(i, re.compile(rule.trigger.encode(), re.M)) for i, rule in enumerate(RULES) if rule.trigger]
+        self._patterns = [
+            (i, re.compile(RE_TRIGGERS.get(rule.trigger, rule.trigger).encode(), re.M))
+            for i, rule in enumerate(RULES)
+            if rule.trigger
+        ]
 
     def hits(self, data: bytes, rule_ids: frozenset[int]) -> list[tuple[int, int]]:
         found = []
@@ -115,24 +120,29 @@ def regions(text: str, rule_ids: frozenset[int]) -> list[Region]:
     trigger), or None where every rule must run over all of it.
     """
     data = text.encode("ascii", "replace")  # one byte per character: offsets stay the text's
-    lines: dict[int, list] = {}  # line start -> [end, {rule: first hit} or None]
+    size = len(data)
+    lines: list[list] = []  # [start, end (after its newline), {rule: first hit} or None], in order
     end = -1
     firsts: dict[int, int] = {}
+    find, rfind = data.find, data.rfind
     for pos, rule_id in engine().hits(data, rule_ids):
         if pos >= end:
-            start = data.rfind(b"\n", 0, pos) + 1
-            end = _line_end(data, pos)
-            firsts = {}
-            lines[start] = [end, firsts]
-        firsts.setdefault(rule_id, pos)
+            nl = find(b"\n", pos)
+            end = size if nl < 0 else nl + 1
+            firsts = {rule_id: pos}
+            lines.append([rfind(b"\n", 0, pos) + 1, end, firsts])
+        elif rule_id not in firsts:
+            firsts[rule_id] = pos
     if not text.isascii():
+        by_start = {line[0]: line for line in lines}
         for m in _significant().finditer(text):
-            start = data.rfind(b"\n", 0, m.start()) + 1
-            lines[start] = [_line_end(data, m.start()), None]
+            start = rfind(b"\n", 0, m.start()) + 1
+            by_start[start] = [start, _line_end(data, m.start()), None]
+        lines = sorted(by_start.values())
     if not lines:
         return []
     spanning = rule_ids & SPANNING
-    return _merge(text, sorted((s, e, f) for s, (e, f) in lines.items()), spanning)
+    return _merge(text, lines, spanning)
 
 
 def _line_end(data: bytes, pos: int) -> int:
@@ -148,15 +158,18 @@ def _waits(text: str, start: int, end: int) -> bool:
     return _CONTINUES.search(text, start, end) is not None
 
 
-def _merge(text: str, lines: list[tuple[int, int, dict[int, int] | None]], spanning: frozenset[int]) -> list[Region]:
+def _merge(text: str, lines: list[list], spanning: frozenset[int]) -> list[Region]:
     """Join a line whose key still waits for its value with the lines after it (see the module doc)."""
+    if not spanning:
+        return [(start, end, firsts) for start, end, firsts in lines]
     out: list[Region] = []
     k = 0
     size = len(text)
+    isdisjoint = spanning.isdisjoint
     while k < len(lines):
         start, end, firsts = lines[k]
         k += 1
-        if spanning and (firsts is None or not spanning.isdisjoint(firsts)):
+        if firsts is None or not isdisjoint(firsts):
             while end < size and _waits(text, start, end):
                 nl = text.find("\n", end)
                 end = size if nl < 0 else nl + 1

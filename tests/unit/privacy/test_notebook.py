@@ -49,7 +49,8 @@ def test_final_pass_adds_its_counts_and_says_when_masking_was_off():
 
 
 def test_html_text_is_unescaped_before_masking():
-    assert mask_html("<b>{&quot;password&quot;: &quot;s3cr3t&quot;}</b>", MaskingPolicy()) == '<b>{"password": ***}</b>'
+    shown = mask_html("<b>{&quot;password&quot;: &quot;s3cr3t&quot;}</b>", MaskingPolicy())
+    assert shown == '<b>{"password": "***"}</b>'
 
 
 def test_the_injected_parameters_cell_is_masked_the_runbooks_own_code_is_not():
@@ -65,3 +66,32 @@ def test_the_injected_parameters_cell_is_masked_the_runbooks_own_code_is_not():
     counts = mask_notebook(nb)
     assert "alice.smith@example.com" not in nb.cells[0].source and "/models/" in nb.cells[0].source
     assert nb.cells[1].source == own.source and sum(counts.values()) == 1
+
+
+def test_papermills_record_of_the_parameters_and_paths_is_masked(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {
+        "parameters": {"model_path": "/tmp/x/alice.smith@example.com/models", "top_k": 5},
+        "input_path": "/runbooks/diagnose_model_load.ipynb",
+        "output_path": "/reports/alice.smith@example.com/report.ipynb",
+    }
+    counts = mask_notebook(nb)
+    record = nb.metadata["papermill"]
+    assert record["parameters"] == {"model_path": "/tmp/x/<email>/models", "top_k": 5}
+    assert record["output_path"] == "/reports/<email>/report.ipynb" and counts["email"] == 2
+    nbformat.write(nb, tmp_path / "stored.ipynb")  # still a valid notebook
+    assert sum(mask_notebook(nb).values()) == 0  # a second pass finds nothing left
+
+
+def test_a_quoted_secret_is_masked_inside_its_quotes_and_a_second_pass_changes_nothing():
+    from opskit.privacy import counting, mask
+
+    for text, shown in [
+        ('{"db_password": "s3cr3tJson!"}', '{"db_password": "***"}'),
+        ("{'token': 'abc12345'}", "{'token': '***'}"),
+        ('password: "abc def"', 'password: "***"'),
+    ]:
+        assert mask(text) == shown
+        with counting() as again:
+            assert mask(shown) == shown
+        assert sum(again.values()) == 0
