@@ -15,6 +15,7 @@ from opskit.analyses.faults.catalogue import Catalogue, FaultClass, classify_lin
 from opskit.analyses.faults.cuda_oom import parse_cuda_oom
 from opskit.analyses.faults.distributed import parse_nccl_watchdog, parse_torchrun_failure
 from opskit.analyses.faults.engines import hyperscan_available
+from opskit.analyses.faults.evidence import LOOK_AHEAD, LOOK_BACK, may_introduce, statement_after
 from opskit.analyses.faults.findings import MAX_FINDINGS_PER_FILE, MAX_TEXT_CHARS, Finding, ScanResult, SourceStats
 from opskit.analyses.faults.metrics import CANDIDATE, FAST, MetricWatch
 from opskit.analyses.faults.ranking import rank_findings
@@ -81,8 +82,8 @@ class _FileScan:
         """Feed a metric line to the divergence rules (:mod:`opskit.analyses.faults.metrics`)."""
         if self.metrics.found is None:
             low = raw.lower()
-            if FAST.search(low) is None:  # every figure finite, no overflow, nothing skipped: streak broken
-                self.metrics.reset()
+            if FAST.search(low) is None:  # every figure finite and modest, no overflow, nothing skipped
+                self.metrics.modest(low)
                 return
             self.metrics.feed(line, decode_line(raw[: MAX_TEXT_CHARS * 4].rstrip(b"\r")))
             if self.metrics.found is not None:
@@ -136,19 +137,39 @@ def _regions_until_damage(state: _FileScan, stream, block_bytes: int):
 def _scan_metrics(state: _FileScan, data: bytes, start: int, end: int, line_no: int, base: int) -> None:
     """Feed the lines of a block that carry a gradient norm, a loss scale, skipped steps or a non-finite value
     to the metric rules (the block is lower-cased once, so the search needs no case-folding)."""
-    if state.metrics.found is not None:
+    watch = state.metrics
+    if watch.found is not None:
         return
-    pos, ln, last = start, line_no, -1
     low = data[start:end].lower()
+    if watch.baseline_open:
+        _read_baseline(watch, data, low, start, end)
+    pos, ln, last, after = start, line_no, -1, 0
     for m in CANDIDATE.finditer(low):
         ls = max(data.rfind(b"\n", start, start + m.start()) + 1, start)
         if ls == last:
             continue
+        if watch.big and low.find(b"loss", after, ls - start) >= 0:
+            watch.loss_between()  # a loss line too small to be a candidate: the explosion did not stay
         ln += data.count(b"\n", pos, ls)
         pos, last = ls, ls
         le = data.find(b"\n", start + m.end(), end)
+        after = (end if le < 0 else le) - start
         state.add_metric(data[ls : end if le < 0 else le], ln, base + ls)
-        if state.metrics.found is not None:
+        if watch.found is not None:
+            return
+
+
+def _read_baseline(watch: MetricWatch, data: bytes, low: bytes, start: int, end: int) -> None:
+    """The log's first lines that name a loss, read for the baseline a finite explosion is measured against."""
+    after = 0
+    for m in re.finditer(rb"loss", low):
+        if m.start() < after:
+            continue
+        ls = max(data.rfind(b"\n", start, start + m.start()) + 1, start)
+        le = data.find(b"\n", start + m.end(), end)
+        after = (end if le < 0 else le) - start
+        watch.observe(decode_line(data[ls : end if le < 0 else le][: MAX_TEXT_CHARS * 4].rstrip(b"\r")))
+        if not watch.baseline_open:
             return
 
 
@@ -196,8 +217,34 @@ def _scan_source(
     return state, lines, nbytes
 
 
+def _hand_over(state: _FileScan) -> None:
+    """A finding on a line that only introduces the message below it (a traceback's code line, a C++ terminate
+    header) hands over to that line: dropped when that line is a finding itself, else moved to it."""
+    lines_found = {f.line for f, _, _ in state.findings}
+    kept = []
+    for finding, stated, offset in state.findings:
+        if may_introduce(finding.text):
+            try:
+                lines = dict(read_excerpt(state.source, offset, before=LOOK_BACK, after=LOOK_AHEAD))
+            except OSError:
+                lines = {}
+            i = statement_after(lines)
+            if i is not None and finding.line + i in lines_found:
+                state.counts[finding.fault] -= 1  # the line below is that fault's evidence, counted once
+                continue
+            if i is not None:
+                text = mask(lines[i][:MAX_TEXT_CHARS]) or ""
+                details = {**finding.details, "introduced_at_line": finding.line}
+                finding = replace(finding, line=finding.line + i, text=text, details=details)
+                lines_found.add(finding.line)
+        kept.append((finding, stated, offset))
+    state.findings = kept
+
+
 def _enrich(state: _FileScan, default_year: int | None, expected_ranks: set[int]) -> list[Finding]:
-    """Add context that needs nearby lines: timestamps from the lines before, torchrun blocks."""
+    """Add context that needs nearby lines: the line a header or code line introduces, timestamps from the
+    lines before, torchrun blocks."""
+    _hand_over(state)
     out = []
     for finding, stated, offset in state.findings:
         f = replace(finding, details={**finding.details, "offset": offset})
@@ -327,7 +374,7 @@ def scan(
         files_read=len(states),
         lines_read=sum(s.lines for s in stats),
         bytes_read=sum(s.bytes for s in stats),
-        counts=dict(counts.most_common()),
+        counts={name: n for name, n in counts.most_common() if n > 0},
         sources=stats,
         skipped=skipped,
         engine=eng.name,
