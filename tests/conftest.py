@@ -29,3 +29,36 @@ def fixtures() -> Path:
 def runbook_fixture() -> callable:
     """Path of a fixture notebook in tests/fixtures/runbooks by behaviour name."""
     return lambda name: FIXTURES / "runbooks" / f"{name}.ipynb"
+
+
+@pytest.fixture
+def answering_server():
+    """``start(body, status=200) -> url``: a local HTTP server answering every POST (a Prometheus query) with
+    ``body``, recorded from a real server; stopped after the test."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    servers = []
+
+    def start(body: bytes, status: int = 200) -> str:
+        class Answer(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

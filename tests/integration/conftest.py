@@ -75,11 +75,12 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"prometheus not ready after {READY_TIMEOUT_S} s: {log.read_text()[-2000:]}", pytrace=False)
 
 
-def start_prometheus(data_dir: Path, workdir: Path) -> tuple[subprocess.Popen, str, Path]:
-    """Start a server over ``data_dir``; returns (process, base URL, log file)."""
+def start_prometheus(data_dir: Path, workdir: Path, extra_config: str = "") -> tuple[subprocess.Popen, str, Path]:
+    """Start a server over ``data_dir`` (``extra_config``: YAML appended, e.g. a remote_read section);
+    returns (process, base URL, log file)."""
     binary = require_binary("prometheus")
     config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n")
+    config.write_text("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n" + extra_config)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = workdir / "prometheus.log"
@@ -118,4 +119,19 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
     try:
         yield PrometheusServer(url=url, data_dir=data_dir, source=source)
     finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def start_another_prometheus() -> Iterator:
+    """``start(data_dir, workdir, extra_config="") -> url``: one more server, stopped at the end of the session."""
+    started = []
+
+    def start(data_dir: Path, workdir: Path, extra_config: str = "") -> str:
+        proc, url, _ = start_prometheus(data_dir, workdir, extra_config)
+        started.append(proc)
+        return url
+
+    yield start
+    for proc in started:
         stop(proc)

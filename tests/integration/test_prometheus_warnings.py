@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,45 +40,12 @@ def _copy_blocks(source: Path, target: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def warned_url(prometheus_server, tmp_path_factory) -> Iterator[str]:
+def warned_url(prometheus_server, start_another_prometheus, tmp_path_factory) -> str:
+    """A second server over a copy of the sample week whose remote_read endpoint refuses connections."""
     workdir = tmp_path_factory.mktemp("prometheus_remote_read_down")
     _copy_blocks(prometheus_server.data_dir, workdir / "data")
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1h\nscrape_configs: []\n"
-        f"remote_read:\n  - url: http://127.0.0.1:{_closed_port()}/api/v1/read\n    read_recent: true\n"
-    )
-    port = _closed_port()
-    url = f"http://127.0.0.1:{port}"
-    log = workdir / "prometheus.log"
-    cmd = [
-        shutil.which("prometheus") or "prometheus",
-        f"--config.file={config}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        "--storage.tsdb.retention.time=100y",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=workdir)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prometheus did not start: {log.read_text()[-2000:]}", pytrace=False)
-            try:
-                with urllib.request.urlopen(url + "/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    remote = f"remote_read:\n  - url: http://127.0.0.1:{_closed_port()}/api/v1/read\n    read_recent: true\n"
+    return start_another_prometheus(workdir / "data", workdir, remote)
 
 
 def test_the_reader_keeps_the_data_and_the_warning_of_every_query(warned_url, prometheus_server):

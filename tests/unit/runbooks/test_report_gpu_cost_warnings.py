@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,30 +22,10 @@ WARNED = REAL / "warnings_remote_read_refused_matrix.json"
 REFUSED = "connect: connection refused"
 
 
-class _Replay(BaseHTTPRequestHandler):
-    """Answers every query_range with one recorded answer (Prometheus 2.42, remote_read endpoint down)."""
-
-    body = WARNED.read_bytes()
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-
 @pytest.fixture
-def replay():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Replay)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def replay(answering_server):
+    """Every query_range answered with one recorded answer (Prometheus 2.42, remote_read endpoint down)."""
+    return answering_server(WARNED.read_bytes())
 
 
 def test_the_warning_of_every_query_reaches_the_rollup(replay):

@@ -1,8 +1,6 @@
 """Real Prometheus HTTP API answers (tests/fixtures/real/prometheus/), read or refused by what they hold."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -64,40 +62,16 @@ def test_a_timeout_answer_says_to_shorten_the_range():
     assert "(timeout)" in info.value.message and "shorten the range" in info.value.hint
 
 
-class _Serve(BaseHTTPRequestHandler):
-    body = b""
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-
-@pytest.fixture
-def serve():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Serve)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 @pytest.mark.parametrize("name", ["scalar_kube_pod_info.json", "data_only_scalar_time.json"])
-def test_through_query_range_a_real_non_series_answer_is_a_clear_error(serve, name):
-    _Serve.body = (REAL / name).read_bytes()
+def test_through_query_range_a_real_non_series_answer_is_a_clear_error(answering_server, name):
+    serve = answering_server((REAL / name).read_bytes())
     with pytest.raises(PrometheusError) as info:
         query_range(serve, "x", "2021-07-08T01:00:00Z", "2021-07-08T02:00:00Z", "1h")
     assert "scalar" in info.value.message and info.value.url == serve
 
 
-def test_through_query_range_the_real_vector_is_read(serve):
-    _Serve.body = (REAL / "vector_up_two_targets.json").read_bytes()
+def test_through_query_range_the_real_vector_is_read(answering_server):
+    serve = answering_server((REAL / "vector_up_two_targets.json").read_bytes())
     result = query_range(serve, "up", "2019-05-19T12:00:00Z", "2019-05-19T13:00:00Z", "1h")
     assert sorted(labels["job"] for labels, _, _ in result.series) == ["node_exporter", "prometheus"]
     assert {float(values[0]) for _, _, values in result.series} == {1.0}
@@ -111,9 +85,9 @@ def test_a_dcgm_vector_of_two_nodes_keeps_host_gpu_and_pod():
     ]
 
 
-def test_warnings_of_a_partial_answer_are_kept_on_the_result(serve):
+def test_warnings_of_a_partial_answer_are_kept_on_the_result(answering_server):
     body = json.loads((REAL / "vector_up_two_targets.json").read_text())
-    _Serve.body = json.dumps({**body, "warnings": ["partial response"]}).encode()
+    serve = answering_server(json.dumps({**body, "warnings": ["partial response"]}).encode())
     result = query_range(serve, "up", "2019-05-19T12:00:00Z", "2019-05-19T14:00:00Z", "1h")
     assert result.warnings == ("partial response",) and len(result.series) == 2
 
@@ -138,9 +112,9 @@ REFUSED = (
 )
 
 
-def test_a_remote_read_failure_is_a_warning_beside_the_data_it_still_has(serve):
+def test_a_remote_read_failure_is_a_warning_beside_the_data_it_still_has(answering_server):
     # Prometheus 2.42 with an unreachable remote_read endpoint: the local series and a warning naming the endpoint
-    _Serve.body = (REAL / "warnings_remote_read_refused_matrix.json").read_bytes()
+    serve = answering_server((REAL / "warnings_remote_read_refused_matrix.json").read_bytes())
     query = "avg_over_time(DCGM_FI_DEV_GPU_UTIL[1h])"
     result = query_range(serve, query, "2025-11-24T16:59:59.999Z", "2025-11-24T16:59:59.999Z", "1h")
     assert result.warnings == (REFUSED,) and result.infos == ()
@@ -180,25 +154,9 @@ def test_a_step_the_server_refuses_says_to_raise_the_step(name, text):
     assert "raise the step" in info.value.hint and "11,000" in info.value.hint
 
 
-class _Refuse(_Serve):
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-
-def test_through_query_range_the_real_http_400_for_too_many_points_names_the_step():
-    _Refuse.body = (REAL / "error_exceeded_11000_points.json").read_bytes()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refuse)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(PrometheusError) as info:
-            query_range(f"http://127.0.0.1:{httpd.server_address[1]}", "up", "2025-11-24", "2025-11-25", "1h")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def test_through_query_range_the_real_http_400_for_too_many_points_names_the_step(answering_server):
+    refusing = answering_server((REAL / "error_exceeded_11000_points.json").read_bytes(), status=400)
+    with pytest.raises(PrometheusError) as info:
+        query_range(refusing, "up", "2025-11-24", "2025-11-25", "1h")
     assert info.value.kind == "bad_query" and info.value.status_code == 400
     assert "11,000 points" in info.value.server_error and "raise the step" in info.value.hint
