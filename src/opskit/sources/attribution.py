@@ -19,13 +19,13 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from opskit.errors import InputError
 from opskit.sources.encodings import read_text
+from opskit.sources.table_files import malformed_csv
 
 UNATTRIBUTED = "unattributed"
 MATCH_COLUMNS: tuple[str, ...] = ("host", "gpu", "uuid", "namespace", "pod", "job")
@@ -62,13 +62,8 @@ def read_attribution(path: str | os.PathLike[str]) -> pd.DataFrame:
             hint = "one header line, then one rule per line"
             raise InputError("the mapping file is empty", path=p, hint=hint) from None
         except pd.errors.ParserError as exc:
-            line = re.search(r"line (\d+)", str(exc))
-            raise InputError(
-                f"not a CSV of rules: {str(exc).strip()}",
-                path=p,
-                line=int(line.group(1)) if line else None,
-                hint="every line needs as many fields as the header (host,gpu,namespace,team,project)",
-            ) from None
+            hint = "every line needs as many fields as the header (host,gpu,namespace,team,project)"
+            raise malformed_csv(exc, p, hint) from None
     rules.columns = [str(c).strip() for c in rules.columns]
     known = (*MATCH_COLUMNS, *VALUE_COLUMNS)
     unknown = [c for c in rules.columns if c not in known]

@@ -51,6 +51,14 @@ def guarded_lines(lines: Iterable[str], path: Path) -> Iterator[str]:
         raise damaged_archive(path, number, exc) from exc
 
 
+def malformed_csv(exc: Exception, path: Path, hint: str = "every row needs as many fields as the header") -> InputError:
+    """The error for pandas' ParserError on ``path``: the line it names, and what to do."""
+    match = re.search(r"line (\d+)", str(exc))
+    return InputError(
+        f"malformed CSV ({str(exc).strip()})", path=path, line=int(match.group(1)) if match else None, hint=hint
+    )
+
+
 def read_parquet_table(path: Path) -> pd.DataFrame:
     """A Parquet file; an unreadable one is an InputError."""
     try:
@@ -65,13 +73,7 @@ def read_csv_table(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep=sep, compression="infer")
     except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise InputError(
-            f"malformed CSV ({exc})",
-            path=path,
-            line=int(match.group(1)) if match else None,
-            hint="every row needs as many fields as the header",
-        ) from exc
+        raise malformed_csv(exc, path) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError("the file is empty", path=path, hint="check the export") from exc
     except DAMAGED as exc:
