@@ -32,7 +32,12 @@ _FILE_RANK = [
     re.compile(r"(?:^|[^a-z0-9])rank[-_. ]?(\d+)(?:$|[^0-9])", re.IGNORECASE),
     re.compile(r"(?:^|[^a-z0-9])(?:worker|proc|process)[-_](\d+)(?:$|[^0-9])", re.IGNORECASE),
 ]
-_LINE_RANK = re.compile(r"^\[(?:rank|default|worker)(\d+)\]:|^(\d{1,5}): |\[(?:PG [^\]]*?)?Rank (\d+)\]", re.IGNORECASE)
+# torchrun's [rank3]: and [default3]:, srun's "3: ", NCCL's [Rank 3], a torchelastic JSON event's "global_rank": 3
+_LINE_RANK = re.compile(
+    r"^\[(?:rank|default|worker)(\d+)\]:|^(\d{1,5}): |\[(?:PG [^\]]*?)?Rank (\d+)\]"
+    r"|^\{\"name\": \"torchelastic\.[^\n]*?\"global_rank\": (\d+)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,11 @@ def test_a_utf16_log_is_read_as_text_with_its_lines_and_excerpts(tmp_path):
     assert data.decode("utf-8").splitlines() == ["step 1", "step 2 é", "RuntimeError: boom"]
     offset = data.index(b"RuntimeError")
     assert read_excerpt(source, offset, before=1, after=0) == [(-1, "step 2 é"), (0, "RuntimeError: boom")]
+
+
+def test_the_rank_of_a_torchelastic_json_event_is_its_global_rank():
+    failures = Path(__file__).resolve().parents[2] / "fixtures/real/failure_logs"
+    events = failures / "worker_failed_torchelastic_json_events_streampetr.log"
+    line = events.read_text().splitlines()[1]
+    assert rank_from_line(line) == 4  # the second FAILED event: "global_rank": 4
+    assert rank_from_line('{"name": "torchelastic.worker.status.SUCCEEDED", "global_rank": null}') is None
