@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -235,6 +236,9 @@ def _stopping() -> None:
     sends to the process group) are ignored, so the interpreter exits with it instead of dying of the signal."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    # the executor's cell task, cut off mid-cell, is collected at exit and asyncio would log its DeadKernelError
+    # with a traceback ("Task exception was never retrieved") after the one line that says what happened
+    logging.getLogger("asyncio").disabled = True
 
 
 def main(argv: list[str] | None = None) -> int:

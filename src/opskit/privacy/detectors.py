@@ -16,16 +16,23 @@ of the line. Validators are pure, so their answers are cached: a log repeats its
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import phonenumbers
-from stdnum import iban as _iban
-from stdnum import luhn as _luhn
-from stdnum.cn import ric as _ric
+from opskit.privacy.validators import (
+    cn_mobile_shape,
+    digits,
+    iban_shape,
+    ipv6_shape,
+    keep,
+    valid_card,
+    valid_cn_mobile,
+    valid_iban,
+    valid_ipv6,
+    valid_phone,
+    valid_ric,
+)
 
 # the characters that ``re`` matches, ignoring case, for an ASCII letter: its two cases, and for
 # i, k and s also a non-ASCII one (tests derive the table from ``re`` itself)
@@ -111,94 +118,6 @@ class Fixed:
 
     def __call__(self, m: re.Match[str]) -> str:
         return self.text
-
-
-_NON_DIGIT = re.compile(r"\D")
-
-
-def _digits(value: str) -> str:
-    return _NON_DIGIT.sub("", value)
-
-
-def _starred(digits: str, first: int, last: int) -> str:
-    return digits[:first] + "*" * max(len(digits) - first - last, 1) + digits[len(digits) - last :]
-
-
-def _keep(first: int, last: int) -> Callable[[re.Match[str]], str]:
-    """Keep the first and last digits, star the middle: the field's ``138****5678``."""
-
-    def shape(m: re.Match[str]) -> str:
-        return _starred(_digits(m.group(0)), first, last)
-
-    return shape
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _cn_mobile_masked(value: str) -> str:
-    return ("+86 " if value.startswith("+") else "") + _starred(_digits(value)[-11:], 3, 4)
-
-
-def _cn_mobile_shape(m: re.Match[str]) -> str:
-    return _cn_mobile_masked(m.group(0))
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _valid_card(value: str) -> bool:
-    d = _digits(value)
-    return 13 <= len(d) <= 19 and d[0] in "3456" and _luhn.is_valid(d)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _valid_phone(value: str) -> bool:
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(value, None))
-    except phonenumbers.NumberParseException:
-        return False
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _valid_cn_mobile(value: str) -> bool:
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(_digits(value)[-11:], "CN"))
-    except phonenumbers.NumberParseException:
-        return False
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _valid_ipv6(value: str) -> bool:
-    if "::" not in value and value.count(":") != 7:  # eight groups or a "::": what IPv6Address needs
-        return False
-    try:
-        ipaddress.IPv6Address(value)
-    except ValueError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _valid_ric(value: str) -> bool:
-    """A Chinese resident ID: python-stdnum's rule; where its own region table fails on a number (it raises on
-    some region codes), the check digit alone decides, so a real ID is still masked (fail closed)."""
-    try:
-        return _ric.is_valid(value)
-    except Exception:
-        try:
-            return _ric.calc_check_digit(value[:17]) == value[17:].upper()
-        except Exception:
-            return True
-
-
-_valid_iban = functools.lru_cache(maxsize=1 << 14)(_iban.is_valid)
-
-
-def _ipv6_shape(m: re.Match[str]) -> str:
-    head = ipaddress.IPv6Address(m.group(0)).exploded.split(":")[:2]
-    return ":".join(g.lstrip("0") or "0" for g in head) + ":x:x"
-
-
-def _iban_shape(m: re.Match[str]) -> str:
-    compact = m.group(0).replace(" ", "")
-    return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
 
 
 # a key the secret rules need, then what must follow it: a quote, whitespace, ":" or "="
@@ -354,40 +273,40 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "cn_resident_id",
         re.compile(_NOT_IN_WORD + r"[1-9]\d{16}[\dXx]" + _END),
-        _keep(3, 4),
-        validate=_valid_ric,
+        keep(3, 4),
+        validate=valid_ric,
         trigger=_EDGE + r"[1-9][0-9]{16}[0-9Xx]" + _EDGE_END,
         lead=18,
     ),
     Rule(
         "payment_card",
         re.compile(_NOT_IN_WORD + r"[3-6]\d{3}(?:[ -]?\d{4}){2}[ -]?\d{1,7}" + _END),
-        lambda m: "****-" + _digits(m.group(0))[-4:],
-        validate=_valid_card,
+        lambda m: "****-" + digits(m.group(0))[-4:],
+        validate=valid_card,
         trigger=_EDGE + r"[3-6][0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]",
         lead=15,
     ),
     Rule(
         "iban",
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
-        _iban_shape,
-        validate=_valid_iban,
+        iban_shape,
+        validate=valid_iban,
         trigger=r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2}",
         lead=13,
     ),
     Rule(
         "phone",
         re.compile(_NOT_IN_WORD + r"(?:\+86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}" + _END),
-        _cn_mobile_shape,
-        validate=_valid_cn_mobile,
+        cn_mobile_shape,
+        validate=valid_cn_mobile,
         trigger=r"(?:^|[^\w.+-]|\+86[ -]?)1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + _EDGE_END,
         lead=17,
     ),
     Rule(
         "phone",
         re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,5}" + _END),
-        lambda m: "+" + "*" * max(len(_digits(m.group(0))) - 4, 1) + _digits(m.group(0))[-4:],
-        validate=_valid_phone,
+        lambda m: "+" + "*" * max(len(digits(m.group(0))) - 4, 1) + digits(m.group(0))[-4:],
+        validate=valid_phone,
         needs=("+",),
         trigger=r"\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){2}",
         lead=17,
@@ -395,8 +314,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "ipv6",
         re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|::?){2,8}[0-9A-Fa-f]{0,4}(?![\w:])"),
-        _ipv6_shape,
-        validate=_valid_ipv6,
+        ipv6_shape,
+        validate=valid_ipv6,
         needs=(":",),
         network=True,
         trigger=r"::|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]",
