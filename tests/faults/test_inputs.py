@@ -459,12 +459,6 @@ def test_cli_on_a_non_finite_gpu_table_exits_2_naming_file_and_column(tmp_path, 
     assert code == 2 and "gpus.csv" in text and "util_pct" in text and "Traceback" not in text
 
 
-@pytest.mark.xfail(
-    reason="the Verdict masks its message (opskit.checks.Verdict.__post_init__ -> privacy.mask), so the "
-    "address the user gave is shown as 127.0.x.x in its own ERROR row; needs checks.py to leave the "
-    "user's own parameters unmasked",
-    strict=True,
-)
 def test_cost_names_the_prometheus_url_as_given_in_its_error(tmp_path):
     url = "http://127.0.0.1:9"  # a closed port: refused at once
     result = _cost(url, week="2026-W47")

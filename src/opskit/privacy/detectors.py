@@ -29,6 +29,7 @@ from opskit.privacy.validators import (
     valid_card,
     valid_cn_mobile,
     valid_iban,
+    valid_ipv4,
     valid_ipv6,
     valid_phone,
     valid_ric,
@@ -327,6 +328,7 @@ RULES: tuple[Rule, ...] = (
             r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)\.(?:25[0-5]|2[0-4]\d|1?\d?\d))(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){2}\b"
         ),
         lambda m: m.group(1) + ".x.x",
+        validate=valid_ipv4,
         needs=(".",),
         holds=re.compile(r"\d\.\d{1,3}\.\d"),  # the end of a first octet to the start of a third
         network=True,

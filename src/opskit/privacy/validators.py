@@ -66,15 +66,21 @@ def valid_cn_mobile(value: str) -> bool:
         return False
 
 
+def valid_ipv4(value: str) -> bool:
+    """Any address but the loopback (127.0.0.0/8) and 0.0.0.0: those name no host, so they stay readable."""
+    return not value.startswith("127.") and value != "0.0.0.0"
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def valid_ipv6(value: str) -> bool:
+    """A real IPv6 address other than the loopback ``::1`` and the unspecified ``::``."""
     if "::" not in value and value.count(":") != 7:  # eight groups or a "::": what IPv6Address needs
         return False
     try:
-        ipaddress.IPv6Address(value)
+        address = ipaddress.IPv6Address(value)
     except ValueError:
         return False
-    return True
+    return not (address.is_loopback or address.is_unspecified)
 
 
 @functools.lru_cache(maxsize=1 << 14)

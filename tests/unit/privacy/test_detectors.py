@@ -79,3 +79,10 @@ def test_a_resident_id_that_breaks_stdnums_region_table_does_not_crash_the_scan(
 
     text = "order 110037199001011238 shipped"
     assert find_sensitive(text) == [] and mask(text) == text
+
+
+def test_loopback_and_unspecified_addresses_name_no_host_and_stay_readable():
+    from opskit.privacy import mask
+
+    assert mask("http://127.0.0.1:9090 and [::1]:8080 on 0.0.0.0") == "http://127.0.0.1:9090 and [::1]:8080 on 0.0.0.0"
+    assert mask("10.0.0.5, 192.168.1.10, 2001:db8::1") == "10.0.x.x, 192.168.x.x, 2001:db8:x:x"
