@@ -198,3 +198,15 @@ def test_the_rank_of_a_torchelastic_json_event_is_its_global_rank():
     line = events.read_text().splitlines()[1]
     assert rank_from_line(line) == 4  # the second FAILED event: "global_rank": 4
     assert rank_from_line('{"name": "torchelastic.worker.status.SUCCEEDED", "global_rank": null}') is None
+
+
+def test_line_start_finds_the_line_so_many_lines_away(tmp_path):
+    from opskit.sources.logs import line_start
+
+    log = tmp_path / "job.log"
+    log.write_bytes(b"first\nsecond line\n\nfourth\n")
+    (source,), _ = discover(log)
+    starts = [0, 6, 18, 19]
+    assert [line_start(source, 6, d) for d in (-1, 0, 1, 2)] == starts
+    assert line_start(source, 19, -3) == 0 and line_start(source, 0, -1) is None
+    assert line_start(source, 19, 1) == 26 and line_start(source, 19, 2) is None  # past the last line end

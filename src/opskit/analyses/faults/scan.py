@@ -31,6 +31,7 @@ from opskit.sources.logs import (
     decode_line,
     discover,
     iter_regions,
+    line_start,
     rank_from_line,
     read_excerpt,
 )
@@ -68,6 +69,7 @@ class _FileScan:
 
         self.metrics = MetricWatch()
         self.metric_offset = 0
+        self.metric_line = 0  # the line whose record proved the divergence (metric_offset is its start)
         self.damage: str | None = None  # why reading stopped before the end (a truncated .gz), if it did
         self.line_ends = False  # whether any line end was seen
 
@@ -87,7 +89,7 @@ class _FileScan:
                 return
             self.metrics.feed(line, decode_line(raw[: MAX_TEXT_CHARS * 4].rstrip(b"\r")))
             if self.metrics.found is not None:
-                self.metric_offset = offset
+                self.metric_offset, self.metric_line = offset, line
 
     def finish(self) -> None:
         """Turn a divergence the metric rules proved into a ``nan_loss`` finding."""
@@ -98,7 +100,10 @@ class _FileScan:
         line, text, details = found
         if any(f.fault == "nan_loss" and f.line <= line for f, _, _ in self.findings):
             return
-        self._keep(fc, text, line, self.metric_offset, details)
+        # the evidence may be an earlier record (where a run of non-finite values began): its own offset, so the
+        # excerpt shown around it is numbered and marked right
+        offset = line_start(self.source, self.metric_offset, line - self.metric_line)
+        self._keep(fc, text, line, self.metric_offset if offset is None else offset, details)
 
     def _keep(self, fc: FaultClass, text: str, line: int, offset: int, extra: dict) -> None:
         self.counts[fc.name] += 1
@@ -237,6 +242,8 @@ def _hand_over(state: _FileScan) -> None:
                 details = {**finding.details, "introduced_at_line": finding.line}
                 finding = replace(finding, line=finding.line + i, text=text, details=details)
                 lines_found.add(finding.line)
+                moved = line_start(state.source, offset, i)
+                offset = offset if moved is None else moved
         kept.append((finding, stated, offset))
     state.findings = kept
 

@@ -9,6 +9,8 @@ import yaml
 
 from opskit.analyses.faults.metrics import MetricWatch
 from opskit.analyses.faults.scan import scan
+from opskit.privacy import mask
+from opskit.runbooks.triage_job_sections import excerpt
 from opskit.sources.timestamps import parse_timestamp
 
 REAL = Path(__file__).resolve().parents[3] / "fixtures" / "real"
@@ -32,6 +34,11 @@ def test_real_failure_log_root_cause_class_and_evidence_line(entry):
     root = scan(REAL / "failure_logs" / entry["file"]).root_cause
     assert root is not None
     assert (root.fault, root.line) == (entry["class"], entry["line"])
+    # the excerpt a report shows marks the evidence line itself, also where the evidence moved from the line that
+    # proved it (a run of non-finite values reported where it began, a traceback's code line handing over)
+    marked = next(line for line in excerpt(root, before=1, after=1).splitlines() if line.startswith(">"))
+    text = (REAL / "failure_logs" / entry["file"]).read_bytes().split(b"\n")[root.line - 1]
+    assert marked.split(" | ", 1)[1].strip() == mask(text.decode("utf-8", "replace").rstrip("\r")[:2000]).strip()
 
 
 @pytest.mark.parametrize("entry", _entries("healthy_logs"), ids=lambda e: e["file"])
