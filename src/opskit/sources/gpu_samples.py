@@ -37,13 +37,20 @@ def _suffix(path: Path) -> str:
 _NOHEADER_STAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d")
 
 
-def _csv_kind(path: Path) -> str:
-    """``nvidia-smi`` when the header names nvidia-smi query fields, else ``table``."""
+def _head(path: Path, *, first_line: bool = False) -> str | None:
+    """The lower-cased start of a file (its first line, or 4 KiB), gunzipped; None when it cannot be read."""
     try:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-            head = fh.readline().lower()
-    except (OSError, EOFError):  # unreadable or a .gz cut short: the table reader names the damage
+            return (fh.readline() if first_line else fh.read(4096)).lower()
+    except (OSError, EOFError):
+        return None
+
+
+def _csv_kind(path: Path) -> str:
+    """``nvidia-smi`` when the header names nvidia-smi query fields, else ``table``."""
+    head = _head(path, first_line=True)
+    if head is None:  # unreadable or a .gz cut short: the table reader names the damage
         return "table"
     if "utilization.gpu" in head or "memory.used" in head:
         return "nvidia-smi"
@@ -66,11 +73,8 @@ _NVIDIA_SMI_TEXT = re.compile(
 
 def _text_kind(path: Path) -> str:
     """``nvidia-smi`` for a capture of nvidia-smi's human output or its CSV, else ``dcgm`` (a saved scrape)."""
-    try:
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-            head = fh.read(4096).lower()
-    except (OSError, EOFError):  # the scrape reader names the damage
+    head = _head(path)
+    if head is None:  # the scrape reader names the damage
         return "dcgm"
     if "dcgm_fi_" in head or "# type " in head:
         return "dcgm"
