@@ -303,36 +303,6 @@ def read_excerpt(
     return out
 
 
-def line_start(source: LogSource, offset: int, delta: int, *, window_bytes: int = 16384) -> int | None:
-    """The byte offset of the line ``delta`` lines after (before, when negative) the line that starts at
-    ``offset``; None when the source cannot be read again or the line lies outside the window."""
-    if delta == 0:
-        return offset
-    if source.path is None:
-        return None
-    start = max(0, offset - window_bytes)
-    with source.open() as fh:
-        fh.seek(start)
-        window = read_until_damage(fh, offset - start + window_bytes)
-    here = offset - start
-    if delta > 0:
-        pos = here
-        for _ in range(delta):
-            pos = window.find(b"\n", pos)
-            if pos < 0:
-                return None
-            pos += 1
-        return start + pos
-    pos = here - 1  # the line end before the line at offset
-    for _ in range(-delta):
-        if pos < 0:
-            return None
-        pos = window.rfind(b"\n", 0, pos)
-        if pos < 0 and start > 0:
-            return None  # the line starts before the window
-    return start + pos + 1
-
-
 # ---------------------------------------------------------------- evidence preservation
 
 MANIFEST = "manifest.json"

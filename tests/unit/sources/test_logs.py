@@ -201,7 +201,7 @@ def test_the_rank_of_a_torchelastic_json_event_is_its_global_rank():
 
 
 def test_line_start_finds_the_line_so_many_lines_away(tmp_path):
-    from opskit.sources.logs import line_start
+    from opskit.sources.log_offsets import line_start
 
     log = tmp_path / "job.log"
     log.write_bytes(b"first\nsecond line\n\nfourth\n")

@@ -24,6 +24,7 @@ from opskit.analyses.faults.xid import decode_xid, parse_xid_line
 from opskit.errors import InputError
 from opskit.privacy import mask
 from opskit.sources.log_encoding import UntilDamage
+from opskit.sources.log_offsets import line_start
 from opskit.sources.logs import (
     BLOCK_BYTES,
     LogSource,
@@ -31,7 +32,6 @@ from opskit.sources.logs import (
     decode_line,
     discover,
     iter_regions,
-    line_start,
     rank_from_line,
     read_excerpt,
 )
